@@ -1,0 +1,10 @@
+// One register_* function per binding area; module.cpp calls them all.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+namespace mnistmlp::bindings {
+
+void register_build_info(pybind11::module_& m);
+
+}  // namespace mnistmlp::bindings

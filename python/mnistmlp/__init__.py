@@ -1,0 +1,18 @@
+"""mnistmlp: multilayer perceptrons for MNIST, trained by a multithreaded C++ engine."""
+
+try:
+    from . import _core
+except ImportError as exc:  # pragma: no cover - only when the package was not built
+    raise ImportError(
+        "mnistmlp's compiled engine (mnistmlp._core) could not be imported: "
+        f"{exc}. Build and install the package with `pip install .` from the source "
+        "folder (it needs a C++17 compiler and CMake), and do not run Python from "
+        "inside the source folder's python/ directory."
+    ) from exc
+
+from ._config import get_config, show_config
+from . import datasets
+
+__version__ = _core.__version__
+
+__all__ = ["__version__", "datasets", "get_config", "show_config"]

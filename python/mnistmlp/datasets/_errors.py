@@ -1,0 +1,1 @@
+class DataError(ValueError): pass
