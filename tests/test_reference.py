@@ -1,0 +1,517 @@
+"""Tests of mnistmlp.reference, the pure-NumPy oracle and benchmark baseline."""
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from mnistmlp import reference as ref
+
+SIZES = [5, 4, 3, 3]
+B = 6
+
+VALID_COMBOS = [
+    (act, out, loss)
+    for act in ref.ACTIVATIONS
+    for out in ref.OUTPUT_ACTIVATIONS
+    for loss in ref.LOSSES
+    if loss == "mean_square" or out == "softmax"
+]
+
+
+# ---------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------
+
+def naive_act(name, z):
+    """Textbook formulas, written independently of the module."""
+    if name == "relu":
+        return np.where(z > 0, z, 0.0)
+    if name == "sigmoid":
+        return 1.0 / (1.0 + np.exp(-z))
+    if name == "tanh":
+        return np.tanh(z)
+    if name == "linear":
+        return z
+    if name == "softmax":
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+    raise AssertionError(name)
+
+
+def naive_loss(loss, z, a, Y):
+    if loss == "categorical_crossentropy":
+        p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+        return -np.sum(Y * np.log(p)) / z.shape[0]
+    return np.mean((a - Y) ** 2)
+
+
+def make_problem(act, out, loss, seed=0, dropout_masks=None, margin=1e-3):
+    """Float64 parameters (with non-zero biases), inputs and targets. For relu layers the
+    problem is re-drawn until every relu pre-activation is at least `margin` from the kink."""
+    for s in range(seed, seed + 200):
+        rng = np.random.default_rng(s)
+        params = [(rng.normal(0, 0.8, (m, n)), rng.normal(0, 0.3, n)) for m, n in zip(SIZES[:-1], SIZES[1:])]
+        X = rng.normal(0, 1, (B, SIZES[0]))
+        if loss == "categorical_crossentropy":
+            Y = rng.uniform(0, 1, (B, SIZES[-1]))  # non-negative weights, rows not summing to 1
+        else:
+            Y = rng.normal(0, 1, (B, SIZES[-1]))
+        fp = ref.forward(params, X, act, out, dropout=0.5 if dropout_masks else 0.0, masks=dropout_masks)
+        zs = [z for z, _ in fp[:-1]] if act == "relu" else []
+        if out == "relu":
+            zs.append(fp[-1][0])
+        if all(np.abs(z).min() > margin for z in zs):
+            return params, X, Y
+    raise AssertionError("no problem away from the relu kinks found")
+
+
+def numeric_gradients(f, params, h=1e-6):
+    """Central finite differences of the scalar f() with respect to every parameter."""
+    grads = []
+    for W, b in params:
+        pair = []
+        for p in (W, b):
+            g = np.zeros_like(p)
+            for idx in np.ndindex(p.shape):
+                old = p[idx]
+                p[idx] = old + h
+                fp = f()
+                p[idx] = old - h
+                fm = f()
+                p[idx] = old
+                g[idx] = (fp - fm) / (2 * h)
+            pair.append(g)
+        grads.append(tuple(pair))
+    return grads
+
+
+def flat(grads):
+    return np.concatenate([g.ravel() for pair in grads for g in pair])
+
+
+def relative_error(analytic, numeric):
+    a, n = flat(analytic), flat(numeric)
+    assert np.linalg.norm(n) > 1e-3, "finite differences are all ~zero: the check would be vacuous"
+    return np.linalg.norm(a - n) / np.linalg.norm(n)
+
+
+# ---------------------------------------------------------------------------------------
+# forward pass and losses against textbook formulas
+# ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("act,out", list(itertools.product(ref.ACTIVATIONS, ref.OUTPUT_ACTIVATIONS)))
+def test_forward_matches_textbook_formulas(act, out):
+    params, X, _ = make_problem(act, out, "mean_square", margin=0.0)
+    a = X
+    expected = []
+    for l, (W, b) in enumerate(params):
+        z = a @ W + b
+        a = naive_act(act if l < len(params) - 1 else out, z)
+        expected.append((z, a))
+    fp = ref.forward(params, X, act, out)
+    assert len(fp) == len(params)
+    for (z, a), (ez, ea) in zip(fp, expected):
+        np.testing.assert_allclose(z, ez, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(a, ea, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ref.predict_proba(params, X, act, out), expected[-1][1], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("act,out,loss", VALID_COMBOS)
+def test_loss_value_matches_textbook_formula_and_weight_decay_term(act, out, loss):
+    params, X, Y = make_problem(act, out, loss, margin=0.0)
+    fp = ref.forward(params, X, act, out)
+    z, a = fp[-1]
+    expected = naive_loss(loss, z, a, Y)
+    assert ref.loss_value(out, loss, z, a, Y) == pytest.approx(expected, rel=1e-12)
+    lam = 0.3
+    value, _ = ref.loss_and_gradients(params, X, Y, act, out, loss, weight_decay=lam)
+    decay = lam * sum(np.sum(W ** 2) for W, _ in params) / 2
+    assert value == pytest.approx(expected + decay, rel=1e-12)
+
+
+@pytest.mark.parametrize("loss", ref.LOSSES)
+def test_integer_labels_mean_one_hot(loss):
+    params, X, _ = make_problem("tanh", "softmax", loss)
+    labels = np.array([0, 2, 1, 1, 0, 2])
+    one_hot = np.eye(3)[labels]
+    value_l, grads_l = ref.loss_and_gradients(params, X, labels, "tanh", "softmax", loss)
+    value_h, grads_h = ref.loss_and_gradients(params, X, one_hot, "tanh", "softmax", loss)
+    assert value_l == pytest.approx(value_h, rel=1e-14)
+    np.testing.assert_allclose(flat(grads_l), flat(grads_h), rtol=1e-13, atol=1e-16)
+
+
+def test_cross_entropy_output_gradient_is_p_minus_y_over_b():
+    params, X, _ = make_problem("sigmoid", "softmax", "categorical_crossentropy")
+    labels = np.array([1, 0, 2, 2, 1, 0])
+    Y = np.eye(3)[labels]
+    p = ref.predict_proba(params, X, "sigmoid", "softmax")
+    _, grads = ref.loss_and_gradients(params, X, Y, "sigmoid", "softmax")
+    np.testing.assert_allclose(grads[-1][1], ((p - Y) / B).sum(axis=0), rtol=1e-12, atol=1e-15)
+
+
+# ---------------------------------------------------------------------------------------
+# gradients against finite differences
+# ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("weight_decay", [0.0, 0.25])
+@pytest.mark.parametrize("act,out,loss", VALID_COMBOS)
+def test_gradients_match_finite_differences(act, out, loss, weight_decay):
+    params, X, Y = make_problem(act, out, loss)
+    value, grads = ref.loss_and_gradients(params, X, Y, act, out, loss, weight_decay=weight_decay)
+    numeric = numeric_gradients(
+        lambda: ref.loss_and_gradients(params, X, Y, act, out, loss, weight_decay=weight_decay)[0], params)
+    assert relative_error(grads, numeric) < 1e-6
+    for (dW, db), (W, b) in zip(grads, params):
+        assert dW.shape == W.shape and db.shape == b.shape
+
+
+@pytest.mark.parametrize("act,out,loss", [("relu", "softmax", "categorical_crossentropy"),
+                                          ("sigmoid", "tanh", "mean_square"),
+                                          ("tanh", "softmax", "mean_square")])
+def test_gradients_with_dropout_mask_match_finite_differences(act, out, loss):
+    rng = np.random.default_rng(7)
+    masks = [rng.random((B, n)) < 0.5 for n in SIZES[1:-1]]
+    masks[0][:, 0] = True  # keep at least something flowing in every row
+    params, X, Y = make_problem(act, out, loss, dropout_masks=masks)
+    value, grads = ref.loss_and_gradients(params, X, Y, act, out, loss, weight_decay=0.1, dropout=0.5, masks=masks)
+    numeric = numeric_gradients(
+        lambda: ref.loss_and_gradients(params, X, Y, act, out, loss, weight_decay=0.1, dropout=0.5, masks=masks)[0],
+        params)
+    assert relative_error(grads, numeric) < 1e-6
+    # the mask matters: without it the gradients differ
+    _, plain = ref.loss_and_gradients(params, X, Y, act, out, loss, weight_decay=0.1)
+    assert not np.allclose(flat(plain), flat(grads))
+
+
+def test_dropout_scales_kept_units_by_inverse_keep_probability():
+    params, X, _ = make_problem("tanh", "softmax", "mean_square")
+    rng = np.random.default_rng(3)
+    masks = [rng.random((B, n)) < 0.7 for n in SIZES[1:-1]]
+    fp = ref.forward(params, X, "tanh", "softmax", dropout=0.3, masks=masks)
+    h1 = np.tanh(X @ params[0][0] + params[0][1])
+    np.testing.assert_allclose(fp[0][1], h1 * masks[0] / 0.7, rtol=1e-14)
+    h2 = np.tanh(fp[0][1] @ params[1][0] + params[1][1])
+    np.testing.assert_allclose(fp[1][1], h2 * masks[1] / 0.7, rtol=1e-14)
+
+
+def test_dropout_generator_keeps_a_fraction_one_minus_p():
+    params = ref.init_params([3, 400, 2], seed=0, dtype=np.float64)
+    params[0][1][:] = 1.0  # relu(z) > 0 everywhere -> a unit is zero only if dropped
+    X = np.zeros((500, 3))
+    fp = ref.forward(params, X, "relu", "softmax", dropout=0.25, masks=np.random.default_rng(0))
+    a = fp[0][1]
+    kept = a != 0
+    assert kept.mean() == pytest.approx(0.75, abs=0.01)
+    np.testing.assert_allclose(a[kept], 1.0 / 0.75)
+    with pytest.raises(ValueError):
+        ref.forward(params, X, "relu", "softmax", dropout=0.25)  # no masks, no generator
+
+
+# ---------------------------------------------------------------------------------------
+# numerical stability
+# ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cross_entropy_is_finite_for_huge_logits(dtype):
+    # one linear layer whose logits are +-1e4
+    W = np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 1e4]], dtype=dtype)
+    params = [(W, np.zeros(3, dtype=dtype))]
+    X = np.eye(2, dtype=dtype)
+    labels = np.array([0, 0])
+    value, grads = ref.loss_and_gradients(params, X, labels)
+    # row 0: label at the max -> -log p = log(1 + e^-1e4 + e^-2e4) = 0
+    # row 1: -log p_0 = 2e4 + log 2
+    expected = (0.0 + 2e4 + math.log(2.0)) / 2
+    assert math.isfinite(value)
+    assert value == pytest.approx(expected, rel=1e-6)
+    z, a = ref.forward(params, X)[-1]
+    assert ref.loss_value("softmax", "categorical_crossentropy", z, a, labels) == pytest.approx(expected, rel=1e-6)
+    p = np.array([[1.0, 0.0, 0.0], [0.0, 0.5, 0.5]])
+    dz = (p - np.eye(3)[labels]) / 2
+    np.testing.assert_allclose(grads[0][1], dz.sum(axis=0), atol=1e-6)
+    np.testing.assert_allclose(grads[0][0], X.T @ dz, atol=1e-6)
+    assert all(np.isfinite(g).all() and g.dtype == dtype for pair in grads for g in pair)
+
+
+def test_sigmoid_does_not_overflow_in_float32():
+    z = np.array([[-200.0, 0.0, 200.0]], dtype=np.float32)
+    params = [(np.eye(3, dtype=np.float32), np.zeros(3, dtype=np.float32))]
+    with np.errstate(all="raise"):
+        a = ref.predict_proba(params, z, output_activation="sigmoid")
+    np.testing.assert_allclose(a, [[0.0, 0.5, 1.0]], atol=1e-7)
+
+
+# ---------------------------------------------------------------------------------------
+# gradient clipping and optimizers against scalar formulas
+# ---------------------------------------------------------------------------------------
+
+def scalar_problem(w=1.0, b=0.5, dtype=np.float64):
+    return [(np.array([[w]], dtype=dtype), np.array([b], dtype=dtype))]
+
+
+def grads_of(gw, gb, dtype=np.float64):
+    return [(np.array([[gw]], dtype=dtype), np.array([gb], dtype=dtype))]
+
+
+def values(params):
+    return [float(params[0][0][0, 0]), float(params[0][1][0])]
+
+
+def test_clip_by_global_norm_below_and_above_threshold():
+    grads = grads_of(3.0, 4.0)  # global norm 5
+    same, norm = ref.clip_by_global_norm(grads, 10.0)
+    assert norm == pytest.approx(5.0)
+    assert values(same) == pytest.approx([3.0, 4.0])
+    clipped, norm = ref.clip_by_global_norm(grads, 2.5)
+    assert norm == pytest.approx(5.0)
+    assert values(clipped) == pytest.approx([1.5, 2.0])
+    assert values(grads) == [3.0, 4.0]  # input untouched
+    rng = np.random.default_rng(0)
+    many = [(rng.normal(size=(4, 3)), rng.normal(size=3)), (rng.normal(size=(3, 2)), rng.normal(size=2))]
+    clipped, norm = ref.clip_by_global_norm(many, 1.0)
+    assert norm == pytest.approx(np.linalg.norm(flat(many)))
+    assert np.linalg.norm(flat(clipped)) == pytest.approx(1.0)
+    np.testing.assert_allclose(flat(clipped), flat(many) / norm)
+
+
+def test_sgd_plain_step():
+    params = scalar_problem()
+    grads = grads_of(0.2, -0.4)
+    opt = ref.SGD(learning_rate=0.1)
+    opt.step(params, grads)
+    assert values(params) == pytest.approx([1.0 - 0.1 * 0.2, 0.5 + 0.1 * 0.4], abs=1e-15)
+    assert values(grads) == [0.2, -0.4]
+    assert opt.t == 1
+
+
+def test_sgd_momentum_two_steps():
+    params = scalar_problem()
+    opt = ref.SGD(learning_rate=0.1, momentum=0.9)
+    opt.step(params, grads_of(0.2, -0.4))
+    v_w, v_b = 0.2, -0.4
+    w, b = 1.0 - 0.1 * v_w, 0.5 - 0.1 * v_b
+    assert values(params) == pytest.approx([w, b], abs=1e-15)
+    opt.step(params, grads_of(-0.1, 0.3))
+    v_w, v_b = 0.9 * v_w - 0.1, 0.9 * v_b + 0.3
+    w, b = w - 0.1 * v_w, b - 0.1 * v_b
+    assert values(params) == pytest.approx([w, b], abs=1e-15)
+
+
+def test_sgd_nesterov_two_steps():
+    params = scalar_problem()
+    opt = ref.SGD(learning_rate=0.1, momentum=0.9, nesterov=True)
+    opt.step(params, grads_of(0.2, -0.4))
+    v_w, v_b = 0.2, -0.4
+    w, b = 1.0 - 0.1 * (0.2 + 0.9 * v_w), 0.5 - 0.1 * (-0.4 + 0.9 * v_b)
+    assert values(params) == pytest.approx([w, b], abs=1e-15)
+    opt.step(params, grads_of(-0.1, 0.3))
+    v_w, v_b = 0.9 * v_w - 0.1, 0.9 * v_b + 0.3
+    w, b = w - 0.1 * (-0.1 + 0.9 * v_w), b - 0.1 * (0.3 + 0.9 * v_b)
+    assert values(params) == pytest.approx([w, b], abs=1e-15)
+
+
+@pytest.mark.parametrize("staircase", [False, True])
+def test_sgd_exponential_decay(staircase):
+    params = scalar_problem(w=0.0, b=0.0)
+    opt = ref.SGD(learning_rate=0.1, decay_rate=0.5, decay_steps=2, staircase=staircase)
+    if staircase:
+        lrs = [0.1, 0.1, 0.05, 0.05, 0.025]
+    else:
+        lrs = [0.1 * 0.5 ** (t / 2) for t in range(5)]
+    w = 0.0
+    for t, lr in enumerate(lrs):
+        assert opt.learning_rate_at(t) == pytest.approx(lr, rel=1e-15)
+        opt.step(params, grads_of(1.0, 1.0))
+        w -= lr
+        assert values(params) == pytest.approx([w, w], rel=1e-14)
+
+
+def test_adam_three_steps():
+    lr, b1, b2, eps = 0.01, 0.9, 0.999, 1e-8
+    params = scalar_problem()
+    opt = ref.Adam(learning_rate=lr, beta1=b1, beta2=b2, epsilon=eps)
+    w, b = 1.0, 0.5
+    mw = vw = mb = vb = 0.0
+    for t, (gw, gb) in enumerate([(0.2, -0.4), (-0.1, 0.3), (0.5, 1e-3)], start=1):
+        opt.step(params, grads_of(gw, gb))
+        lr_t = lr * math.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+        mw, mb = b1 * mw + (1 - b1) * gw, b1 * mb + (1 - b1) * gb
+        vw, vb = b2 * vw + (1 - b2) * gw * gw, b2 * vb + (1 - b2) * gb * gb
+        w -= lr_t * mw / (math.sqrt(vw) + eps)
+        b -= lr_t * mb / (math.sqrt(vb) + eps)
+        assert values(params) == pytest.approx([w, b], rel=1e-13)
+    assert opt.t == 3
+
+
+def test_adam_epsilon_outside_bias_correction():
+    # with g tiny, TF's placement differs visibly from the paper's
+    lr, eps, g = 0.1, 1e-3, 1e-3
+    params = scalar_problem(w=0.0)
+    ref.Adam(learning_rate=lr, epsilon=eps).step(params, grads_of(g, g))
+    tf_style = -lr * math.sqrt(1 - 0.999) / (1 - 0.9) * (0.1 * g) / (math.sqrt(0.001 * g * g) + eps)
+    paper = -lr * g / (g + eps)
+    assert values(params)[0] == pytest.approx(tf_style, rel=1e-12)
+    assert abs(tf_style - paper) > 0.01
+
+
+def test_optimizers_keep_float32():
+    for opt in (ref.SGD(np.float64(0.1)), ref.SGD(0.1, momentum=np.float64(0.9), nesterov=True), ref.Adam()):
+        params = scalar_problem(dtype=np.float32)
+        opt.step(params, grads_of(0.2, -0.4, dtype=np.float32))
+        assert all(p.dtype == np.float32 for pair in params for p in pair)
+        state = [s for name in ("velocity", "m", "v") for s in (getattr(opt, name, None) or [])]
+        assert state or isinstance(opt, ref.SGD) and opt.momentum == 0
+        assert all(s.dtype == np.float32 for s in state)
+
+
+# ---------------------------------------------------------------------------------------
+# initialisers
+# ---------------------------------------------------------------------------------------
+
+def test_truncated_normal_statistics():
+    (W, b), = ref.init_params([1000, 1000], "truncated_normal", seed=1)
+    assert W.dtype == np.float32 and b.dtype == np.float32
+    assert not b.any()
+    assert np.abs(W).max() <= 0.04 * (1 + 1e-6)
+    assert np.abs(W).max() > 0.0399  # truncated at 2 stddev, not tighter
+    assert W.std() == pytest.approx(0.02 * 0.8796, rel=0.01)
+    assert abs(W.mean()) < 1e-4
+
+
+def test_glorot_and_he_statistics():
+    (W, _), = ref.init_params([600, 400], "glorot_uniform", seed=2, dtype=np.float64)
+    limit = math.sqrt(6 / 1000)
+    assert np.abs(W).max() <= limit and np.abs(W).max() > 0.999 * limit
+    assert W.std() == pytest.approx(limit / math.sqrt(3), rel=0.01)
+    (X, _), = ref.init_params([600, 400], "xavier", seed=2, dtype=np.float64)
+    np.testing.assert_array_equal(W, X)
+    (W, _), = ref.init_params([500, 300], "he_normal", seed=3)
+    assert W.std() == pytest.approx(math.sqrt(2 / 500), rel=0.01)
+    assert abs(W.mean()) < 1e-3 * math.sqrt(2 / 500) * 10
+
+
+def test_other_initialisers_and_seeding():
+    (W, _), = ref.init_params([400, 500], "normal", seed=4, stddev=0.1)
+    assert W.std() == pytest.approx(0.1, rel=0.01) and np.abs(W).max() > 0.3
+    (W, _), = ref.init_params([400, 500], "uniform", seed=4, stddev=0.1)
+    assert W.std() == pytest.approx(0.1, rel=0.01) and np.abs(W).max() <= math.sqrt(3) * 0.1 * (1 + 1e-6)
+    (W, _), = ref.init_params([4, 5], "zeros")
+    assert not W.any()
+    a = ref.init_params([7, 5, 3], seed=11)
+    b = ref.init_params([7, 5, 3], seed=11)
+    c = ref.init_params([7, 5, 3], seed=12)
+    np.testing.assert_array_equal(flat(a), flat(b))
+    assert not np.array_equal(flat(a), flat(c))
+    assert [W.shape for W, _ in a] == [(7, 5), (5, 3)]
+
+
+# ---------------------------------------------------------------------------------------
+# dtype and argument checks
+# ---------------------------------------------------------------------------------------
+
+def test_float32_stays_float32():
+    params = ref.init_params(SIZES, seed=0, dtype=np.float32)
+    X = np.random.default_rng(0).normal(size=(B, SIZES[0]))           # float64 input
+    Y = np.eye(3)[np.arange(B) % 3]                                   # float64 targets
+    for act, out, loss in VALID_COMBOS:
+        fp = ref.forward(params, X, act, out)
+        assert all(z.dtype == np.float32 and a.dtype == np.float32 for z, a in fp)
+        value, grads = ref.loss_and_gradients(params, X, Y, act, out, loss, weight_decay=np.float64(0.1))
+        assert isinstance(value, float)
+        assert all(g.dtype == np.float32 for pair in grads for g in pair)
+        clipped, _ = ref.clip_by_global_norm(grads, np.float64(1e-3))
+        assert all(g.dtype == np.float32 for pair in clipped for g in pair)
+
+
+@pytest.mark.parametrize("act,out,loss", VALID_COMBOS)
+def test_float32_gradients_agree_with_float64(act, out, loss):
+    params, X, Y = make_problem(act, out, loss)
+    params32 = [(W.astype(np.float32), b.astype(np.float32)) for W, b in params]
+    v64, g64 = ref.loss_and_gradients(params, X, Y, act, out, loss, weight_decay=0.1)
+    v32, g32 = ref.loss_and_gradients(params32, X.astype(np.float32), Y, act, out, loss, weight_decay=0.1)
+    assert v32 == pytest.approx(v64, rel=1e-5)
+    assert np.linalg.norm(flat(g32) - flat(g64)) < 1e-5 * np.linalg.norm(flat(g64))
+
+
+def test_invalid_arguments_are_rejected():
+    params = ref.init_params(SIZES, dtype=np.float64)
+    X = np.zeros((B, SIZES[0]))
+    with pytest.raises(ValueError, match="softmax"):
+        ref.loss_and_gradients(params, X, np.zeros(B, dtype=int), output_activation="linear")
+    with pytest.raises(ValueError, match="activation"):
+        ref.forward(params, X, activation="elu")
+    with pytest.raises(ValueError, match="labels"):
+        ref.loss_and_gradients(params, X, np.full(B, 3))
+    with pytest.raises(ValueError):
+        ref.forward(params, np.zeros((B, 4)))
+
+
+# ---------------------------------------------------------------------------------------
+# NumpyMLP
+# ---------------------------------------------------------------------------------------
+
+def blobs(n=1500, dim=20, classes=3, seed=0):
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(0, 1, (classes, dim))
+    y = rng.integers(0, classes, n)
+    X = centers[y] + rng.normal(0, 0.7, (n, dim))
+    return X, y
+
+
+@pytest.mark.parametrize("optimizer", [lambda: ref.SGD(0.05, momentum=0.9), lambda: ref.Adam(0.01)])
+def test_numpy_mlp_learns_separable_problem_in_one_epoch(optimizer):
+    X, y = blobs()
+    model = ref.NumpyMLP([20, 32, 3], optimizer=optimizer(), seed=1, dtype=np.float32)
+    before = np.mean(model.predict(X) == y)
+    stats = model.fit_epoch(X, y, batch_size=10, seed=0)
+    after = np.mean(model.predict(X) == y)
+    assert before < 0.7
+    assert after > 0.97
+    assert stats["accuracy"] > 0.85 and math.isfinite(stats["loss"])
+    assert all(p.dtype == np.float32 for pair in model.params for p in pair)
+    assert model.predict_proba(X).dtype == np.float32
+
+
+def test_numpy_mlp_epoch_statistics_and_partial_batch():
+    X, y = blobs(n=25)
+    model = ref.NumpyMLP([20, 8, 3], optimizer=ref.SGD(0.0), seed=2, dtype=np.float64)
+    stats = model.fit_epoch(X, y, batch_size=10, shuffle=True, seed=5)
+    assert model.optimizer.t == 3  # 10 + 10 + 5: the partial batch is trained
+    order = np.random.default_rng(5).permutation(25)
+    losses = [ref.loss_and_gradients(model.params, X[order[s:s + 10]], y[order[s:s + 10]])[0] for s in (0, 10, 20)]
+    assert stats["loss"] == pytest.approx(np.mean(losses), rel=1e-12)
+    assert stats["accuracy"] == pytest.approx(np.mean(model.predict(X) == y))
+
+
+@pytest.mark.parametrize("loss,out", [("categorical_crossentropy", "softmax"), ("mean_square", "sigmoid")])
+def test_numpy_mlp_matches_a_hand_written_training_loop(loss, out):
+    X, y = blobs(n=47, seed=3)
+    kwargs = dict(activation="tanh", output_activation=out, loss=loss, weight_init="glorot_uniform", seed=4,
+                  dtype=np.float64, clip_norm=0.5, weight_decay=0.01)
+    model = ref.NumpyMLP([20, 6, 5, 3], optimizer=ref.SGD(0.1, momentum=0.9, nesterov=True), **kwargs)
+    params = [(W.copy(), b.copy()) for W, b in model.params]
+    stats = model.fit_epoch(X, np.eye(3)[y], batch_size=10, shuffle=False)
+    opt = ref.SGD(0.1, momentum=0.9, nesterov=True)
+    losses = []
+    for s in range(0, 47, 10):
+        value, grads = ref.loss_and_gradients(params, X[s:s + 10], y[s:s + 10], "tanh", out, loss, weight_decay=0.01)
+        grads, _ = ref.clip_by_global_norm(grads, 0.5)
+        opt.step(params, grads)
+        losses.append(value)
+    np.testing.assert_allclose(flat(model.params), flat(params), rtol=1e-12, atol=1e-14)
+    assert stats["loss"] == pytest.approx(np.mean(losses), rel=1e-12)
+
+
+def test_numpy_mlp_scales_uint8_inputs():
+    rng = np.random.default_rng(0)
+    X8 = rng.integers(0, 256, (30, 12), dtype=np.uint8)
+    y = rng.integers(0, 4, 30)
+    a = ref.NumpyMLP([12, 7, 4], optimizer=ref.SGD(0.1), seed=0)
+    b = ref.NumpyMLP([12, 7, 4], optimizer=ref.SGD(0.1), seed=0)
+    sa = a.fit_epoch(X8, y, batch_size=8, seed=1)
+    sb = b.fit_epoch(X8.astype(np.float32) / np.float32(255), y, batch_size=8, seed=1)
+    np.testing.assert_array_equal(flat(a.params), flat(b.params))
+    assert sa == sb
+    np.testing.assert_array_equal(a.predict_proba(X8), b.predict_proba(X8 / 255))
