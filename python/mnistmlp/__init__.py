@@ -10,9 +10,10 @@ except ImportError as exc:  # pragma: no cover - only when the package was not b
         "inside the source folder's python/ directory."
     ) from exc
 
+from . import datasets, optimizers, reference
 from ._config import get_config, show_config
-from . import datasets
+from .model import MLP, History
 
 __version__ = _core.__version__
 
-__all__ = ["__version__", "datasets", "get_config", "show_config"]
+__all__ = ["MLP", "History", "__version__", "datasets", "get_config", "optimizers", "reference", "show_config"]

@@ -1,0 +1,72 @@
+// The seam between the trainer and the hardware. The trainer (trainer.cpp) decides the order
+// of rows, cuts batches, keeps the running averages and reports progress; a backend runs
+// batches and inference. A backend may run asynchronously (a GPU queues work): train_batch
+// may return before the batch is done, and read_metrics waits for the batches it reads.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "mnistmlp/common.hpp"
+
+namespace mnistmlp {
+
+template <typename T>
+class Model;
+
+// Rows of input features, as the caller holds them: uint8 pixels (scaled by 1/255 when
+// gathered), float32 or float64; C-contiguous (rows, cols).
+struct InputView {
+  const void* data = nullptr;
+  ElementType type = ElementType::float32;
+  index_t rows = 0, cols = 0;
+};
+
+// Targets for the same rows: class labels (rows,) or dense rows (rows, classes) in the
+// model's precision. Exactly one of labels / dense is set.
+template <typename T>
+struct TargetView {
+  const std::int32_t* labels = nullptr;
+  const T* dense = nullptr;
+  index_t rows = 0, classes = 0;
+};
+
+// What one batch (or a whole evaluation) measured in its forward pass: the loss summed over
+// rows before the per-row scale (so batches of different sizes add up), the count of rows
+// whose predicted class was right, and the mean loss of the batch including any L2 penalty.
+struct BatchMetrics {
+  double loss = 0;        // mean loss of the batch, L2 penalty included (training batches)
+  double loss_sum = 0;    // sum of per-row losses
+  index_t correct = 0;
+  index_t rows = 0;
+};
+
+template <typename T>
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // The epoch trains the rows of x in `order` (size x.rows), in batches of batch_size.
+  virtual void begin_epoch(const InputView& x, const TargetView<T>& y, const index_t* order,
+                           index_t batch_size) = 0;
+  // Batch number `batch` covers order[first, first + count); `step` counts the updates done
+  // before it (it drives learning-rate decay, Adam's bias correction and dropout masks).
+  virtual void train_batch(index_t batch, index_t first, index_t count, std::int64_t step) = 0;
+  // Metrics of batches [begin, end) of the current epoch, waiting for them if needed.
+  virtual void read_metrics(index_t begin, index_t end, BatchMetrics* out) = 0;
+  virtual void end_epoch() = 0;
+
+  // Output activations (rows, classes) for every row of x. Safe to call from several threads.
+  virtual void predict(T* out, const InputView& x) const = 0;
+  // Loss sum and correct count over every row of x; no gradient. Thread-safe like predict.
+  virtual BatchMetrics evaluate(const InputView& x, const TargetView<T>& y) const = 0;
+  // Mean loss over all rows of x (L2 penalty included) and its gradient, written to the
+  // gradient section of the model's arena. Parameters are not changed.
+  virtual double loss_and_gradients(const InputView& x, const TargetView<T>& y) = 0;
+};
+
+template <typename T>
+std::unique_ptr<Backend<T>> make_cpu_backend(Model<T>& model);
+
+}  // namespace mnistmlp

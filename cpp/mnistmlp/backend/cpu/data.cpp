@@ -1,0 +1,74 @@
+#include <cstring>
+
+#include "mnistmlp/backend/cpu/ops.hpp"
+#include "mnistmlp/rng.hpp"
+
+namespace mnistmlp::cpu {
+
+template <typename T>
+void gather_inputs(T* out, const InputView& x, const index_t* order, index_t first,
+                   index_t count) {
+  const index_t cols = x.cols;
+#pragma omp for schedule(static)
+  for (index_t r = 0; r < count; ++r) {
+    const index_t src = order ? order[first + r] : first + r;
+    T* dst = out + r * cols;
+    switch (x.type) {
+      case ElementType::uint8: {
+        const auto* p = static_cast<const std::uint8_t*>(x.data) + src * cols;
+#pragma omp simd
+        for (index_t c = 0; c < cols; ++c) dst[c] = T(p[c]) / T(255);
+        break;
+      }
+      case ElementType::float32: {
+        const auto* p = static_cast<const float*>(x.data) + src * cols;
+        for (index_t c = 0; c < cols; ++c) dst[c] = T(p[c]);
+        break;
+      }
+      case ElementType::float64: {
+        const auto* p = static_cast<const double*>(x.data) + src * cols;
+        for (index_t c = 0; c < cols; ++c) dst[c] = T(p[c]);
+        break;
+      }
+    }
+  }
+}
+
+template <typename T>
+void gather_targets(std::int32_t* labels, T* dense, const TargetView<T>& y, const index_t* order,
+                    index_t first, index_t count) {
+  const index_t K = y.classes;
+#pragma omp for schedule(static)
+  for (index_t r = 0; r < count; ++r) {
+    const index_t src = order ? order[first + r] : first + r;
+    if (y.labels)
+      labels[r] = y.labels[src];
+    else
+      std::memcpy(dense + r * K, y.dense + src * K, sizeof(T) * K);
+  }
+}
+
+template <typename T>
+void dropout_forward(T* dropped, T* scale, const T* act, index_t count, double rate,
+                     std::uint64_t seed, std::int64_t step, index_t layer) {
+  const T keep_scale = T(1.0 / (1.0 - rate));
+  const std::uint64_t key = static_cast<std::uint64_t>(step) * 1024u + static_cast<std::uint64_t>(layer);
+#pragma omp for schedule(static)
+  for (index_t i = 0; i < count; ++i) {
+    const bool keep = to_unit(random_bits(seed, RngStream::dropout, key, i)) >= rate;
+    scale[i] = keep ? keep_scale : T(0);
+    dropped[i] = act[i] * scale[i];
+  }
+}
+
+#define MNISTMLP_INSTANTIATE(T)                                                               \
+  template void gather_inputs<T>(T*, const InputView&, const index_t*, index_t, index_t);    \
+  template void gather_targets<T>(std::int32_t*, T*, const TargetView<T>&, const index_t*,   \
+                                  index_t, index_t);                                          \
+  template void dropout_forward<T>(T*, T*, const T*, index_t, double, std::uint64_t,         \
+                                   std::int64_t, index_t);
+MNISTMLP_INSTANTIATE(float)
+MNISTMLP_INSTANTIATE(double)
+#undef MNISTMLP_INSTANTIATE
+
+}  // namespace mnistmlp::cpu

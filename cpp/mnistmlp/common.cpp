@@ -1,0 +1,94 @@
+#include "mnistmlp/common.hpp"
+
+#include <cmath>
+
+namespace mnistmlp {
+
+namespace {
+
+template <typename Enum, std::size_t N>
+Enum parse_name(const char* op, const char* what, const std::string& name,
+                const std::pair<const char*, Enum> (&table)[N]) {
+  std::string known;
+  for (const auto& [candidate, value] : table) {
+    if (name == candidate) return value;
+    known += known.empty() ? "" : ", ";
+    known += candidate;
+  }
+  fail(op, "unknown ", what, " '", name, "'; expected one of: ", known);
+}
+
+constexpr std::pair<const char*, Activation> kActivations[] = {
+    {"linear", Activation::linear},   {"relu", Activation::relu},
+    {"sigmoid", Activation::sigmoid}, {"tanh", Activation::tanh},
+    {"softmax", Activation::softmax}};
+constexpr std::pair<const char*, Loss> kLosses[] = {
+    {"categorical_crossentropy", Loss::categorical_crossentropy},
+    {"mean_square", Loss::mean_square}};
+constexpr std::pair<const char*, OptimizerKind> kOptimizers[] = {{"sgd", OptimizerKind::sgd},
+                                                                 {"adam", OptimizerKind::adam}};
+constexpr std::pair<const char*, WeightInit> kWeightInits[] = {
+    {"truncated_normal", WeightInit::truncated_normal},
+    {"normal", WeightInit::normal},
+    {"uniform", WeightInit::uniform},
+    {"glorot_uniform", WeightInit::glorot_uniform},
+    {"he_normal", WeightInit::he_normal},
+    {"zeros", WeightInit::zeros}};
+
+template <typename Enum, std::size_t N>
+const char* lookup_name(Enum value, const std::pair<const char*, Enum> (&table)[N]) {
+  for (const auto& [name, candidate] : table)
+    if (candidate == value) return name;
+  return "?";
+}
+
+}  // namespace
+
+Activation parse_activation(const std::string& name) {
+  return parse_name("activation", "activation", name, kActivations);
+}
+Loss parse_loss(const std::string& name) { return parse_name("loss", "loss", name, kLosses); }
+OptimizerKind parse_optimizer(const std::string& name) {
+  return parse_name("optimizer", "optimizer", name, kOptimizers);
+}
+WeightInit parse_weight_init(const std::string& name) {
+  return parse_name("weight_init", "weight initialiser", name, kWeightInits);
+}
+const char* name_of(Activation a) { return lookup_name(a, kActivations); }
+const char* name_of(Loss l) { return lookup_name(l, kLosses); }
+const char* name_of(OptimizerKind o) { return lookup_name(o, kOptimizers); }
+
+int OptimizerConfig::state_slots() const {
+  if (kind == OptimizerKind::adam) return 2;
+  return momentum != 0.0 ? 1 : 0;
+}
+
+void ModelConfig::validate() const {
+  const char* op = "model";
+  MNISTMLP_CHECK(sizes.size() >= 2, op, "needs at least an input and an output size, got ",
+                 sizes.size(), " sizes");
+  for (std::size_t i = 0; i < sizes.size(); ++i)
+    MNISTMLP_CHECK(sizes[i] >= 1, op, "layer size ", i, " must be at least 1, got ", sizes[i]);
+  MNISTMLP_CHECK(hidden_activation != Activation::softmax, op,
+                 "softmax is only supported as the output activation");
+  MNISTMLP_CHECK(loss != Loss::categorical_crossentropy || output_activation == Activation::softmax,
+                 op, "categorical_crossentropy needs a softmax output, got '",
+                 name_of(output_activation), "'");
+  MNISTMLP_CHECK(dropout >= 0.0 && dropout < 1.0, op, "dropout must be in [0, 1), got ", dropout);
+  MNISTMLP_CHECK(weight_decay >= 0.0 && std::isfinite(weight_decay), op,
+                 "weight_decay must be a finite number >= 0, got ", weight_decay);
+  MNISTMLP_CHECK(clip_norm >= 0.0 && std::isfinite(clip_norm), op,
+                 "clip_norm must be a finite number >= 0, got ", clip_norm);
+  const OptimizerConfig& o = optimizer;
+  MNISTMLP_CHECK(o.learning_rate > 0.0 && std::isfinite(o.learning_rate), op,
+                 "learning_rate must be a finite number > 0, got ", o.learning_rate);
+  MNISTMLP_CHECK(o.momentum >= 0.0 && o.momentum < 1.0, op, "momentum must be in [0, 1), got ",
+                 o.momentum);
+  MNISTMLP_CHECK(o.decay_rate > 0.0 && o.decay_steps > 0.0, op,
+                 "decay_rate and decay_steps must be > 0");
+  MNISTMLP_CHECK(o.beta1 >= 0.0 && o.beta1 < 1.0 && o.beta2 >= 0.0 && o.beta2 < 1.0, op,
+                 "beta1 and beta2 must be in [0, 1)");
+  MNISTMLP_CHECK(o.epsilon >= 0.0, op, "epsilon must be >= 0");
+}
+
+}  // namespace mnistmlp

@@ -1,0 +1,78 @@
+// Names, enums and error reporting shared by the whole engine.
+#pragma once
+
+#include <cstdint>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace mnistmlp {
+
+using index_t = std::int64_t;
+
+// Errors name the operation that refused: "[fit_epoch] expected 784 features, got 700".
+// std::invalid_argument becomes ValueError in Python.
+template <typename... Parts>
+[[noreturn]] void fail(const char* op, const Parts&... parts) {
+  std::ostringstream msg;
+  msg << '[' << op << "] ";
+  (msg << ... << parts);
+  throw std::invalid_argument(msg.str());
+}
+
+#define MNISTMLP_CHECK(cond, op, ...) \
+  do {                                \
+    if (!(cond)) ::mnistmlp::fail(op, __VA_ARGS__); \
+  } while (0)
+
+enum class Activation { linear, relu, sigmoid, tanh, softmax };
+enum class Loss { categorical_crossentropy, mean_square };
+enum class OptimizerKind { sgd, adam };
+enum class WeightInit { truncated_normal, normal, uniform, glorot_uniform, he_normal, zeros };
+enum class ElementType { uint8, float32, float64 };
+
+Activation parse_activation(const std::string& name);
+Loss parse_loss(const std::string& name);
+OptimizerKind parse_optimizer(const std::string& name);
+WeightInit parse_weight_init(const std::string& name);
+const char* name_of(Activation a);
+const char* name_of(Loss l);
+const char* name_of(OptimizerKind o);
+
+struct OptimizerConfig {
+  OptimizerKind kind = OptimizerKind::sgd;
+  double learning_rate = 0.01;
+  // SGD
+  double momentum = 0.0;
+  bool nesterov = false;
+  double decay_rate = 1.0;  // lr_t = lr * decay_rate^(t / decay_steps); 1.0 = no decay
+  double decay_steps = 1.0;
+  bool staircase = false;
+  // Adam
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double epsilon = 1e-8;
+
+  // Slots of per-parameter state the optimizer keeps (momentum: 1, Adam: 2).
+  int state_slots() const;
+};
+
+struct ModelConfig {
+  std::vector<index_t> sizes;  // [inputs, hidden..., outputs]
+  Activation hidden_activation = Activation::relu;
+  Activation output_activation = Activation::softmax;
+  Loss loss = Loss::categorical_crossentropy;
+  double dropout = 0.0;       // drop probability on hidden outputs, training only
+  double weight_decay = 0.0;  // L2: loss += wd * sum(W^2) / 2 over weights (not biases)
+  double clip_norm = 0.0;     // clip gradients by global norm; 0 = no clipping
+  OptimizerConfig optimizer;
+  std::uint64_t seed = 0;
+
+  index_t layers() const { return static_cast<index_t>(sizes.size()) - 1; }
+  index_t inputs() const { return sizes.front(); }
+  index_t outputs() const { return sizes.back(); }
+  void validate() const;  // throws on nonsense, so a Model is always coherent
+};
+
+}  // namespace mnistmlp

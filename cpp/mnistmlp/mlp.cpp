@@ -1,0 +1,86 @@
+#include "mnistmlp/mlp.hpp"
+
+#include <omp.h>
+
+#include <cmath>
+
+#include "mnistmlp/rng.hpp"
+
+namespace mnistmlp {
+
+template <typename T>
+Model<T>::Model(ModelConfig config, int threads) : config_(std::move(config)) {
+  config_.validate();
+  arena_.allocate(config_.sizes, config_.optimizer.state_slots());
+  set_threads(threads);
+  backend_ = make_cpu_backend(*this);
+}
+
+template <typename T>
+void Model<T>::set_threads(int threads) {
+  MNISTMLP_CHECK(threads >= 0, "threads", "thread count must be >= 0 (0 = all cores), got ",
+                 threads);
+  threads_ = threads == 0 ? omp_get_num_procs() : threads;
+}
+
+template <typename T>
+void Model<T>::initialize_layer(index_t layer, WeightInit init, double scale,
+                                std::uint64_t seed) {
+  MNISTMLP_CHECK(layer >= 0 && layer < config_.layers(), "initialize_layer", "layer ", layer,
+                 " out of range for ", config_.layers(), " layers");
+  MNISTMLP_CHECK(scale > 0 && std::isfinite(scale), "initialize_layer",
+                 "scale must be a finite number > 0, got ", scale);
+  const index_t fan_in = config_.sizes[layer], fan_out = config_.sizes[layer + 1];
+  T* w = arena_.weight(arena_.params(), layer);
+  T* b = arena_.bias(arena_.params(), layer);
+  CounterRng rng(seed, RngStream::init, static_cast<std::uint64_t>(layer));
+  for (index_t i = 0; i < fan_in * fan_out; ++i) {
+    double value = 0;
+    switch (init) {
+      case WeightInit::truncated_normal:
+        do value = rng.normal(); while (std::fabs(value) > 2.0);  // TF redraws beyond 2 stddev
+        value *= scale;
+        break;
+      case WeightInit::normal: value = rng.normal() * scale; break;
+      case WeightInit::uniform:  // std of U(-a, a) is a / sqrt(3): scale is the std
+        value = (2 * rng.uniform() - 1) * std::sqrt(3.0) * scale;
+        break;
+      case WeightInit::glorot_uniform:
+        value = (2 * rng.uniform() - 1) * std::sqrt(6.0 / double(fan_in + fan_out));
+        break;
+      case WeightInit::he_normal: value = rng.normal() * std::sqrt(2.0 / double(fan_in)); break;
+      case WeightInit::zeros: value = 0; break;
+    }
+    w[i] = static_cast<T>(value);
+  }
+  for (index_t j = 0; j < fan_out; ++j) b[j] = T(0);
+}
+
+template <typename T>
+void Model<T>::check_inputs(const char* op, const InputView& x) const {
+  MNISTMLP_CHECK(x.data != nullptr || x.rows == 0, op, "no input data");
+  MNISTMLP_CHECK(x.cols == config_.inputs(), op, "expected ", config_.inputs(),
+                 " input features per row, got ", x.cols);
+}
+
+template <typename T>
+void Model<T>::check_targets(const char* op, const InputView& x, const TargetView<T>& y) const {
+  check_inputs(op, x);
+  MNISTMLP_CHECK((y.labels != nullptr) != (y.dense != nullptr) || x.rows == 0, op,
+                 "give either class labels or dense targets");
+  MNISTMLP_CHECK(y.rows == x.rows, op, "inputs have ", x.rows, " rows but targets have ",
+                 y.rows);
+  const index_t K = config_.outputs();
+  if (y.labels) {
+    for (index_t i = 0; i < y.rows; ++i)
+      MNISTMLP_CHECK(y.labels[i] >= 0 && y.labels[i] < K, op, "label ", y.labels[i], " at row ",
+                     i, " is outside 0..", K - 1);
+  } else {
+    MNISTMLP_CHECK(y.classes == K, op, "expected targets of width ", K, ", got ", y.classes);
+  }
+}
+
+template class Model<float>;
+template class Model<double>;
+
+}  // namespace mnistmlp

@@ -1,0 +1,62 @@
+// A multilayer perceptron: its configuration, its parameter arena, its training counters and
+// the backend that runs it. Reads (predict, evaluate, reading weights) may run from several
+// threads at once; writes (training, setting weights) take the model exclusively.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+
+#include "mnistmlp/arena.hpp"
+#include "mnistmlp/backend/backend.hpp"
+#include "mnistmlp/common.hpp"
+
+namespace mnistmlp {
+
+// Counters that make training resumable: saved with the model.
+struct TrainingState {
+  std::int64_t step = 0;   // optimizer updates applied
+  std::int64_t epoch = 0;  // epochs completed; keys each epoch's shuffle
+  // TFLearn's displayed running averages of the batch loss and accuracy (see trainer.hpp).
+  double loss_average = 0;
+  double accuracy_average = 0;
+};
+
+template <typename T>
+class Model {
+ public:
+  Model(ModelConfig config, int threads);
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  const ModelConfig& config() const { return config_; }
+  ParameterArena<T>& arena() { return arena_; }
+  const ParameterArena<T>& arena() const { return arena_; }
+  TrainingState& state() { return state_; }
+  const TrainingState& state() const { return state_; }
+  Backend<T>& backend() { return *backend_; }
+  const Backend<T>& backend() const { return *backend_; }
+  std::shared_mutex& mutex() const { return mutex_; }
+
+  int threads() const { return threads_; }
+  void set_threads(int threads);
+
+  // Weights of `layer` drawn from `init` (scale: the stddev of normal and truncated_normal,
+  // the bound of uniform; ignored by the others), bias zero. Seeded: same seed, same values.
+  void initialize_layer(index_t layer, WeightInit init, double scale, std::uint64_t seed);
+
+  // Check x and y against the network before any work; throws naming the operation.
+  void check_inputs(const char* op, const InputView& x) const;
+  void check_targets(const char* op, const InputView& x, const TargetView<T>& y) const;
+
+ private:
+  ModelConfig config_;
+  ParameterArena<T> arena_;
+  TrainingState state_;
+  int threads_ = 1;
+  std::unique_ptr<Backend<T>> backend_;
+  mutable std::shared_mutex mutex_;
+};
+
+}  // namespace mnistmlp

@@ -1,0 +1,67 @@
+// Counter-based random numbers: every draw is a pure function of (seed, stream, counter), so
+// results never depend on thread count or evaluation order, and a GPU can produce the same
+// numbers without sharing state.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "mnistmlp/common.hpp"
+
+namespace mnistmlp {
+
+// Streams keep unrelated uses of one seed apart.
+enum class RngStream : std::uint64_t { init = 1, shuffle = 2, dropout = 3 };
+
+// SplitMix64 finaliser: a bijective 64-bit mix with good avalanche behaviour.
+inline std::uint64_t mix64(std::uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+inline std::uint64_t random_bits(std::uint64_t seed, RngStream stream, std::uint64_t key,
+                                 std::uint64_t counter) {
+  std::uint64_t h = mix64(seed + 0x9e3779b97f4a7c15ULL * static_cast<std::uint64_t>(stream));
+  h = mix64(h ^ (key + 0x632be59bd9b4e019ULL));
+  return mix64(h ^ (counter * 0x9e3779b97f4a7c15ULL + 0x2545f4914f6cdd1dULL));
+}
+
+// Uniform in [0, 1) with 53 random bits.
+inline double to_unit(std::uint64_t bits) {
+  return static_cast<double>(bits >> 11) * (1.0 / 9007199254740992.0);
+}
+
+// A sequential generator over one (seed, stream, key), for shuffles and initialisers.
+class CounterRng {
+ public:
+  CounterRng(std::uint64_t seed, RngStream stream, std::uint64_t key)
+      : seed_(seed), stream_(stream), key_(key) {}
+
+  std::uint64_t next_bits() { return random_bits(seed_, stream_, key_, counter_++); }
+  double uniform() { return to_unit(next_bits()); }
+
+  // Uniform integer in [0, bound), unbiased (Lemire's rejection on 64-bit products).
+  std::uint64_t below(std::uint64_t bound) {
+    for (;;) {
+      const unsigned __int128 product = static_cast<unsigned __int128>(next_bits()) * bound;
+      const std::uint64_t low = static_cast<std::uint64_t>(product);
+      if (low >= (0 - bound) % bound) return static_cast<std::uint64_t>(product >> 64);
+    }
+  }
+
+  // Standard normal by Box-Muller (one value per call; simplicity over speed, init only).
+  double normal() {
+    const double u1 = 1.0 - uniform();  // (0, 1]: log stays finite
+    const double u2 = uniform();
+    return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+  }
+
+ private:
+  std::uint64_t seed_;
+  RngStream stream_;
+  std::uint64_t key_;
+  std::uint64_t counter_ = 0;
+};
+
+}  // namespace mnistmlp

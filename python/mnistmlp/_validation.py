@@ -1,0 +1,104 @@
+"""Input checks at the Python boundary: done once per call, before any native work.
+
+Every failure names what was expected and what was given, so a shape or dtype slip reads
+as an explanation rather than a crash inside the engine.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Tuple, Union
+
+import numpy as np
+
+ENGINE_INPUT_DTYPES = (np.uint8, np.float32, np.float64)
+
+
+def check_int(name: str, value, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return int(value)
+
+
+def as_inputs(X, n_features: int, what: str = "X") -> np.ndarray:
+    """X as a C-contiguous (n, n_features) array of uint8, float32 or float64.
+
+    (n, 28, 28) images are flattened; uint8 is kept (the engine scales it by 1/255 as it
+    gathers each batch); other float types become float32. NaN or Inf is refused.
+    """
+    X = np.asarray(X)
+    if X.dtype == np.bool_ or not (np.issubdtype(X.dtype, np.floating) or X.dtype == np.uint8):
+        hint = " (pixel values 0..255: convert with X.astype(np.uint8))" if np.issubdtype(X.dtype, np.integer) else ""
+        raise TypeError(f"{what} must be uint8, float32 or float64, got dtype {X.dtype}{hint}")
+    if X.ndim == 3:
+        X = X.reshape(X.shape[0], -1)
+    if X.ndim != 2:
+        raise ValueError(
+            f"{what} must have shape (n_samples, {n_features}) or (n_samples, height, width), "
+            f"got shape {X.shape}"
+        )
+    if X.shape[1] != n_features:
+        raise ValueError(f"{what} has {X.shape[1]} features per sample but the network expects {n_features}")
+    if X.shape[0] == 0:
+        raise ValueError(f"{what} has no samples")
+    if X.dtype not in ENGINE_INPUT_DTYPES:
+        X = X.astype(np.float32)
+    if X.dtype != np.uint8 and not np.isfinite(X).all():
+        bad = np.argwhere(~np.isfinite(X))[0]
+        raise ValueError(f"{what} contains NaN or Inf (first at row {bad[0]}, column {bad[1]})")
+    return np.ascontiguousarray(X)
+
+
+def as_targets(y, n_samples: int, n_classes: int, dtype: np.dtype, what: str = "y") -> np.ndarray:
+    """y as int32 labels (n,) when it is labels or exactly one-hot, else dense rows (n, K).
+
+    Dense rows (soft targets) keep the model's dtype. Labels must lie in 0..K-1.
+    """
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.shape[:1] != (n_samples,):
+        raise ValueError(f"X has {n_samples} samples but {what} has {y.shape[0] if y.ndim else 0} (shape {y.shape})")
+    if y.ndim == 1:
+        if y.dtype == np.bool_ or not (np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.floating)):
+            raise TypeError(f"{what} labels must be integers, got dtype {y.dtype}")
+        if np.issubdtype(y.dtype, np.floating):
+            if not np.isfinite(y).all() or not np.all(y == np.round(y)):
+                raise ValueError(f"{what} labels must be whole numbers, got non-integer values")
+        lo, hi = y.min(), y.max()
+        if lo < 0 or hi >= n_classes:
+            raise ValueError(f"{what} labels must lie in 0..{n_classes - 1}, got values from {lo} to {hi}")
+        return np.ascontiguousarray(y, dtype=np.int32)
+    if y.ndim != 2 or y.shape[1] != n_classes:
+        raise ValueError(
+            f"{what} must be labels of shape ({n_samples},) or one-hot rows of shape "
+            f"({n_samples}, {n_classes}), got shape {y.shape}"
+        )
+    if not (np.issubdtype(y.dtype, np.floating) or np.issubdtype(y.dtype, np.integer) or y.dtype == np.bool_):
+        raise TypeError(f"{what} must be numeric, got dtype {y.dtype}")
+    if not np.isfinite(y).all():
+        raise ValueError(f"{what} contains NaN or Inf")
+    if np.any(y < 0):
+        raise ValueError(f"{what} targets must be >= 0 (one-hot or class weights)")
+    labels = y.argmax(axis=1)
+    one_hot = np.all(y.sum(axis=1) == 1) and np.all(y[np.arange(n_samples), labels] == 1)
+    if one_hot:
+        return labels.astype(np.int32)
+    return np.ascontiguousarray(y, dtype=dtype)
+
+
+def check_xy(X, y, n_features: int, n_classes: int, dtype) -> Tuple[np.ndarray, np.ndarray]:
+    X = as_inputs(X, n_features)
+    return X, as_targets(y, X.shape[0], n_classes, dtype)
+
+
+def as_dtype(dtype: Union[str, type, np.dtype]) -> np.dtype:
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    return dt

@@ -1,0 +1,377 @@
+"""The core model: :class:`MLP`, a multilayer perceptron trained by the C++ engine.
+
+Input is validated here, once per call; whole epochs then run in native code with the GIL
+released. Learned state carries a trailing underscore (``steps_``, ``epochs_``), as in
+scikit-learn.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _core
+from . import optimizers as _optimizers
+from ._progress import ProgressBar
+from ._validation import as_dtype, as_inputs, as_targets, check_int, check_xy
+
+__all__ = ["MLP", "History", "ACTIVATIONS", "OUTPUT_ACTIVATIONS", "LOSSES", "WEIGHT_INITS"]
+
+ACTIVATIONS = ("relu", "sigmoid", "tanh", "linear")
+OUTPUT_ACTIVATIONS = ("softmax", "linear", "relu", "sigmoid", "tanh")
+LOSSES = ("categorical_crossentropy", "mean_square")
+#: Weight initialisers and the scale each uses by default (a stddev; None: set by fan-in/out).
+WEIGHT_INITS: Dict[str, Optional[float]] = {
+    "truncated_normal": 0.02,  # TFLearn's default for fully_connected
+    "normal": 0.02,
+    "uniform": 0.02,
+    "glorot_uniform": None,
+    "xavier": None,
+    "he_normal": None,
+    "zeros": None,
+}
+_INIT_ALIASES = {"xavier": "glorot_uniform"}
+
+
+def _check_name(kind: str, value, allowed: Sequence[str]) -> str:
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(f"unknown {kind} {value!r}; expected one of: {', '.join(allowed)}")
+    return value
+
+
+def _check_fraction(name: str, value, upper_open: bool = True) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"{name} must be in [0, 1), got {value}")
+    return float(value)
+
+
+class History:
+    """What :meth:`MLP.fit` measured, per epoch.
+
+    ``history`` maps ``loss``, ``accuracy`` (over all of each epoch's batches, measured in the
+    forward pass before each update), ``val_loss`` and ``val_accuracy`` (when validation data
+    is given), ``seconds`` and ``samples_per_second`` to per-epoch lists. ``batch_loss`` and
+    ``batch_accuracy`` hold one array per epoch with each batch's figures (learning curves).
+    """
+
+    def __init__(self) -> None:
+        self.epoch: List[int] = []
+        self.history: Dict[str, List[float]] = {}
+        self.batch_loss: List[np.ndarray] = []
+        self.batch_accuracy: List[np.ndarray] = []
+
+    def _append(self, epoch: int, logs: Dict[str, float]) -> None:
+        self.epoch.append(epoch)
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(value)
+
+    def __repr__(self) -> str:
+        last = {k: round(v[-1], 4) for k, v in self.history.items()} if self.epoch else {}
+        return f"History(epochs={len(self.epoch)}, last={last})"
+
+
+class MLP:
+    """A multilayer perceptron: ``layer_sizes = [inputs, hidden..., outputs]``.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+        e.g. ``[784, 100, 10]``: 784 inputs, one hidden layer of 100 units, 10 classes.
+    activation : {"relu", "sigmoid", "tanh", "linear"}
+        Activation of every hidden layer.
+    output_activation : {"softmax", "linear", "relu", "sigmoid", "tanh"}
+    loss : {"categorical_crossentropy", "mean_square"}
+        Cross-entropy is fused with the softmax output (which it requires) and computed
+        through log-sum-exp, so it stays finite for any logits. TFLearn instead clips the
+        softmax output to [1e-10, 1 - 1e-10] before taking the log; the two agree except for
+        predictions within 1e-10 of 0 or 1. ``mean_square`` is TFLearn's: the mean over
+        samples *and* outputs of the squared error.
+    optimizer : str or optimizer object
+        ``"sgd"``, ``"adam"`` or an object from :mod:`mnistmlp.optimizers`.
+    learning_rate : float, optional
+        Replaces the optimizer's own learning rate when given.
+    weight_init : str or sequence of str
+        One of :data:`WEIGHT_INITS`, or one per layer. Biases start at zero.
+    dropout : float
+        Inverted dropout probability on hidden-layer outputs while training.
+    weight_decay : float
+        L2 penalty ``weight_decay * sum(W**2) / 2`` over the weights (not the biases).
+    clip_norm : float, optional
+        Clip the gradient to this global norm before each update (TensorFlow's
+        ``clip_by_global_norm``). None: no clipping.
+    seed : int, optional
+        Seeds the initial weights, the shuffles and dropout; None draws one at random.
+    threads : int, optional
+        Threads the engine uses; None or 0: all cores. Results are bitwise identical for any
+        thread count.
+    dtype : {"float32", "float64"}
+    """
+
+    def __init__(
+        self,
+        layer_sizes: Sequence[int],
+        activation: str = "relu",
+        output_activation: str = "softmax",
+        loss: str = "categorical_crossentropy",
+        optimizer: Union[str, _optimizers.Optimizer] = "adam",
+        learning_rate: Optional[float] = None,
+        weight_init: Union[str, Sequence[str]] = "he_normal",
+        dropout: float = 0.0,
+        weight_decay: float = 0.0,
+        clip_norm: Optional[float] = None,
+        seed: Optional[int] = 0,
+        threads: Optional[int] = None,
+        dtype: str = "float32",
+    ) -> None:
+        sizes = list(layer_sizes) if not isinstance(layer_sizes, (str, bytes)) else None
+        if not sizes or len(sizes) < 2:
+            raise ValueError(f"layer_sizes needs at least an input and an output size, got {layer_sizes!r}")
+        self.layer_sizes = [check_int(f"layer_sizes[{i}]", n, 1) for i, n in enumerate(sizes)]
+        self.activation = _check_name("activation", activation, ACTIVATIONS)
+        self.output_activation = _check_name("output_activation", output_activation, OUTPUT_ACTIVATIONS)
+        self.loss = _check_name("loss", loss, LOSSES)
+        if self.loss == "categorical_crossentropy" and self.output_activation != "softmax":
+            raise ValueError(
+                f"loss 'categorical_crossentropy' needs output_activation 'softmax', got {output_activation!r}"
+            )
+        self.optimizer = _optimizers.get(optimizer, learning_rate)
+        n_layers = len(self.layer_sizes) - 1
+        inits = [weight_init] * n_layers if isinstance(weight_init, str) else list(weight_init)
+        if len(inits) != n_layers:
+            raise ValueError(f"weight_init lists {len(inits)} initialisers for {n_layers} layers")
+        self.weight_init = [_check_name("weight_init", w, tuple(WEIGHT_INITS)) for w in inits]
+        self.dropout = _check_fraction("dropout", dropout)
+        if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or not weight_decay >= 0 or not math.isfinite(weight_decay):
+            raise ValueError(f"weight_decay must be a finite number >= 0, got {weight_decay!r}")
+        self.weight_decay = float(weight_decay)
+        if clip_norm is not None:
+            if isinstance(clip_norm, bool) or not isinstance(clip_norm, (int, float)) or not clip_norm > 0 or not math.isfinite(clip_norm):
+                raise ValueError(f"clip_norm must be a finite number > 0 or None, got {clip_norm!r}")
+        self.clip_norm = None if clip_norm is None else float(clip_norm)
+        self.seed = int.from_bytes(os.urandom(4), "little") if seed is None else check_int("seed", seed, 0)
+        self.dtype = as_dtype(dtype)
+
+        engine = _core.Model64 if self.dtype == np.float64 else _core.Model32
+        args = dict(
+            optimizer="sgd", learning_rate=0.01, momentum=0.0, nesterov=False, decay_rate=1.0,
+            decay_steps=1.0, staircase=False, beta1=0.9, beta2=0.999, epsilon=1e-8,
+        )
+        args.update(self.optimizer._engine_args())
+        self._engine = engine(
+            sizes=self.layer_sizes, activation=self.activation,
+            output_activation=self.output_activation, loss=self.loss, dropout=self.dropout,
+            weight_decay=self.weight_decay, clip_norm=self.clip_norm or 0.0,
+            seed=self.seed, threads=0, **args,
+        )
+        self.threads = threads
+        for layer, init in enumerate(self.weight_init):
+            self._initialize(layer, init)
+
+    def _initialize(self, layer: int, init: str, scale: Optional[float] = None) -> None:
+        name = _INIT_ALIASES.get(init, init)
+        if scale is None:
+            scale = WEIGHT_INITS[init] or 1.0
+        # Each layer draws from its own stream of the model's seed.
+        self._engine.initialize_layer(layer, name, float(scale), self.seed)
+
+    # -- configuration ------------------------------------------------------------------
+
+    @property
+    def threads(self) -> int:
+        """Threads the engine uses (settable; None or 0 means all cores)."""
+        return self._engine.threads
+
+    @threads.setter
+    def threads(self, value: Optional[int]) -> None:
+        self._engine.threads = 0 if value is None else check_int("threads", value, 0)
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.layer_sizes) - 1
+
+    @property
+    def steps_(self) -> int:
+        """Optimizer updates applied so far."""
+        return self._engine.step
+
+    @property
+    def epochs_(self) -> int:
+        """Complete epochs trained so far."""
+        return self._engine.epoch
+
+    def __repr__(self) -> str:
+        return (
+            f"MLP({self.layer_sizes}, activation={self.activation!r}, "
+            f"output_activation={self.output_activation!r}, loss={self.loss!r}, "
+            f"optimizer={self.optimizer!r}, dtype={self.dtype.name!r})"
+        )
+
+    # -- training -----------------------------------------------------------------------
+
+    def fit(
+        self,
+        X,
+        y,
+        epochs: int = 1,
+        batch_size: int = 32,
+        shuffle: bool = True,
+        validation_data: Optional[Tuple] = None,
+        verbose: int = 1,
+        callbacks: Sequence = (),
+    ) -> History:
+        """Train for ``epochs`` epochs of mini-batches; returns a :class:`History`.
+
+        ``X``: (n, features) or (n, 28, 28); uint8 (scaled by 1/255), float32 or float64.
+        ``y``: integer labels (n,) or one-hot / soft targets (n, classes).
+        ``verbose=1`` draws a live progress bar per epoch on a terminal (one line per epoch
+        elsewhere); ``verbose=0`` prints nothing. Each callback may define
+        ``on_progress(progress)`` (called at most about every 0.1 s during an epoch with a
+        ``_core.EpochProgress``; return False to stop) and ``on_epoch_end(epoch, logs)``.
+        Ctrl-C stops between two batches, leaves the model consistent and raises
+        KeyboardInterrupt.
+        """
+        epochs = check_int("epochs", epochs, 1)
+        batch_size = check_int("batch_size", batch_size, 1)
+        X, y = check_xy(X, y, self.layer_sizes[0], self.layer_sizes[-1], self.dtype)
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise ValueError("validation_data must be a tuple (X_val, y_val)")
+            Xv, yv = check_xy(*validation_data, self.layer_sizes[0], self.layer_sizes[-1], self.dtype)
+        history = History()
+        last_epoch = self.epochs_ + epochs
+        for _ in range(epochs):
+            epoch = self.epochs_ + 1
+            display = _EpochDisplay(epoch, last_epoch, X.shape[0], verbose)
+            result = self._fit_epoch(X, y, batch_size, shuffle, display, callbacks)
+            logs = {
+                "loss": result["loss"],
+                "accuracy": result["accuracy"],
+                "seconds": result["seconds"],
+                "samples_per_second": result["samples"] / max(result["seconds"], 1e-12),
+            }
+            if validation_data is not None:
+                logs["val_loss"], logs["val_accuracy"] = self._engine.evaluate(Xv, yv)
+            display.close(logs)
+            history._append(epoch, logs)
+            history.batch_loss.append(result["batch_loss"])
+            history.batch_accuracy.append(result["batch_accuracy"])
+            for callback in callbacks:
+                if hasattr(callback, "on_epoch_end"):
+                    callback.on_epoch_end(epoch, dict(logs))
+            if result["stopped"]:
+                break
+        self.history_ = history
+        return history
+
+    def _fit_epoch(self, X, y, batch_size, shuffle, display, callbacks) -> dict:
+        """One epoch in the engine, reporting to ``display`` and the callbacks' on_progress."""
+        listeners = [display.update] + [c.on_progress for c in callbacks if hasattr(c, "on_progress")]
+
+        def report(progress) -> bool:
+            keep_going = True
+            for listener in listeners:
+                if listener(progress) is False:
+                    keep_going = False
+            return keep_going
+
+        try:
+            return self._engine.fit_epoch(X, y, batch_size, bool(shuffle), report)
+        except BaseException:
+            display.abandon()
+            raise
+
+    # -- inference ----------------------------------------------------------------------
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Output activations (softmax probabilities for a softmax output), shape (n, classes).
+
+        Safe to call from several threads at once.
+        """
+        return self._engine.predict(as_inputs(X, self.layer_sizes[0]))
+
+    def predict(self, X) -> np.ndarray:
+        """The most probable class of each row, shape (n,)."""
+        return self.predict_proba(X).argmax(axis=1)
+
+    def evaluate(self, X, y) -> Dict[str, float]:
+        """``{"loss": mean loss (no L2 penalty), "accuracy": fraction correct}`` over all rows."""
+        X, y = check_xy(X, y, self.layer_sizes[0], self.layer_sizes[-1], self.dtype)
+        loss, accuracy = self._engine.evaluate(X, y)
+        return {"loss": loss, "accuracy": accuracy}
+
+    def loss_and_gradients(self, X, y) -> Tuple[float, List[Tuple[np.ndarray, np.ndarray]]]:
+        """Mean loss over all rows (L2 penalty included) and its gradient ``[(dW, db), ...]``.
+
+        Parameters are not changed. Dropout is not applied: this is the gradient of the
+        deterministic network.
+        """
+        X, y = check_xy(X, y, self.layer_sizes[0], self.layer_sizes[-1], self.dtype)
+        return self._engine.loss_and_gradients(X, y)
+
+    # -- weights ------------------------------------------------------------------------
+
+    def get_weights(self) -> List[Tuple[np.ndarray, np.ndarray]]:
+        """Copies of ``[(W (in, out), b (out,)), ...]``, one pair per layer."""
+        return [self._engine.get_layer(layer) for layer in range(self.n_layers)]
+
+    def set_weights(self, weights: Sequence[Tuple[np.ndarray, np.ndarray]]) -> None:
+        """Replace every layer's weight and bias; shapes must match, values must be finite."""
+        weights = list(weights)
+        if len(weights) != self.n_layers:
+            raise ValueError(f"expected {self.n_layers} (W, b) pairs, got {len(weights)}")
+        checked = []
+        for layer, pair in enumerate(weights):
+            if len(pair) != 2:
+                raise ValueError(f"layer {layer}: expected a (W, b) pair")
+            n_in, n_out = self.layer_sizes[layer], self.layer_sizes[layer + 1]
+            W, b = (np.asarray(a) for a in pair)
+            if W.shape != (n_in, n_out) or b.shape != (n_out,):
+                raise ValueError(
+                    f"layer {layer}: expected W of shape {(n_in, n_out)} and b of shape {(n_out,)}, "
+                    f"got {W.shape} and {b.shape}"
+                )
+            for name, a in (("W", W), ("b", b)):
+                if not np.issubdtype(a.dtype, np.floating) or not np.isfinite(a).all():
+                    raise ValueError(f"layer {layer}: {name} must hold finite floating-point values")
+            checked.append((np.ascontiguousarray(W, self.dtype), np.ascontiguousarray(b, self.dtype)))
+        for layer, (W, b) in enumerate(checked):
+            self._engine.set_layer(layer, W, b)
+
+
+class _EpochDisplay:
+    """The progress of one epoch: a live bar on a terminal, one line per epoch elsewhere."""
+
+    def __init__(self, epoch: int, total_epochs: int, samples: int, verbose: int, file=None) -> None:
+        self.file = sys.stdout if file is None else file
+        self.verbose = verbose
+        self.prefix = f"Epoch {epoch}/{total_epochs}"
+        self.bar = ProgressBar(samples, desc=self.prefix, unit="samples", file=self.file,
+                               enabled=None if verbose else False)
+        self.start = time.monotonic()
+
+    def update(self, progress) -> None:
+        if not self.bar.enabled:
+            return
+        self.bar.set_postfix(f"loss {progress.epoch_loss:.4f} - acc {progress.epoch_accuracy:.4f}")
+        self.bar.update(progress.samples_done - self.bar.count)
+
+    def abandon(self) -> None:
+        self.bar.close()
+
+    def close(self, logs: Dict[str, float]) -> None:
+        text = " - ".join(
+            f"{key} {logs[key]:.4f}" for key in ("loss", "accuracy", "val_loss", "val_accuracy") if key in logs
+        )
+        if self.bar.enabled:
+            self.bar.set_postfix(text)
+            self.bar.close()
+        elif self.verbose:
+            rate = logs["samples_per_second"]
+            print(f"{self.prefix} - {logs['seconds']:.2f}s - {rate:,.0f} samples/s - {text}", file=self.file, flush=True)

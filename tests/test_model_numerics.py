@@ -1,0 +1,226 @@
+"""The engine's numerics against finite differences and against mnistmlp.reference."""
+
+import numpy as np
+import pytest
+
+import mnistmlp
+from mnistmlp import reference as ref
+from mnistmlp.model import ACTIVATIONS, OUTPUT_ACTIVATIONS
+
+SIZES = [6, 5, 4, 3]
+COMBINATIONS = [("softmax", "categorical_crossentropy")] + [(o, "mean_square") for o in OUTPUT_ACTIVATIONS]
+
+
+def small_problem(seed=0, n=7, sizes=SIZES, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, sizes[0])).astype(dtype)
+    y = rng.integers(0, sizes[-1], size=n)
+    return X, y
+
+
+def model_with_random_weights(dtype="float64", seed=0, sizes=SIZES, **kwargs):
+    model = mnistmlp.MLP(sizes, dtype=dtype, seed=seed, threads=1, **kwargs)
+    rng = np.random.default_rng(seed + 100)
+    weights = [(rng.normal(scale=0.7, size=(a, b)), rng.normal(scale=0.3, size=b)) for a, b in zip(sizes, sizes[1:])]
+    model.set_weights(weights)
+    return model
+
+
+def finite_difference_gradients(model, X, y, h=1e-6):
+    weights = model.get_weights()
+    grads = []
+    for layer, (W, b) in enumerate(weights):
+        layer_grads = []
+        for array in (W, b):
+            g = np.zeros_like(array)
+            for index in np.ndindex(array.shape):
+                original = array[index]
+                values = []
+                for delta in (h, -h):
+                    array[index] = original + delta
+                    model.set_weights(weights)
+                    values.append(model.loss_and_gradients(X, y)[0])
+                array[index] = original
+                g[index] = (values[0] - values[1]) / (2 * h)
+            layer_grads.append(g)
+        grads.append(tuple(layer_grads))
+    model.set_weights(weights)
+    return grads
+
+
+def relative_error(a, b):
+    a = np.concatenate([x.ravel() for pair in a for x in pair])
+    b = np.concatenate([x.ravel() for pair in b for x in pair])
+    return np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-30)
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 0.05])
+@pytest.mark.parametrize("output_activation,loss", COMBINATIONS)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_gradients_match_finite_differences(activation, output_activation, loss, weight_decay):
+    model = model_with_random_weights(
+        activation=activation, output_activation=output_activation, loss=loss, weight_decay=weight_decay
+    )
+    X, y = small_problem()
+    loss_value, grads = model.loss_and_gradients(X, y)
+    assert np.isfinite(loss_value)
+    numeric = finite_difference_gradients(model, X, y)
+    assert relative_error(grads, numeric) < 1e-6
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 0.05])
+@pytest.mark.parametrize("output_activation,loss", COMBINATIONS)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_loss_and_gradients_match_reference(activation, output_activation, loss, weight_decay):
+    model = model_with_random_weights(
+        activation=activation, output_activation=output_activation, loss=loss, weight_decay=weight_decay
+    )
+    X, y = small_problem(seed=3)
+    expected_loss, expected = ref.loss_and_gradients(
+        model.get_weights(), X, y, activation, output_activation, loss, weight_decay
+    )
+    loss_value, grads = model.loss_and_gradients(X, y)
+    assert loss_value == pytest.approx(expected_loss, rel=1e-12)
+    assert relative_error(grads, expected) < 1e-12
+
+
+def test_soft_targets_match_reference():
+    model = model_with_random_weights()
+    X, _ = small_problem()
+    Y = np.random.default_rng(5).random((X.shape[0], SIZES[-1]))
+    Y /= Y.sum(axis=1, keepdims=True)
+    expected_loss, expected = ref.loss_and_gradients(model.get_weights(), X, Y)
+    loss_value, grads = model.loss_and_gradients(X, Y)
+    assert loss_value == pytest.approx(expected_loss, rel=1e-12)
+    assert relative_error(grads, expected) < 1e-12
+
+
+def test_cross_entropy_is_finite_for_huge_logits():
+    model = mnistmlp.MLP([2, 3], activation="linear", dtype="float64", threads=1)
+    model.set_weights([(np.array([[1e4, -1e4, 0.0], [0.0, 0.0, 0.0]]), np.zeros(3))])
+    X = np.array([[1.0, 0.0], [-1.0, 0.0]])
+    loss_value, grads = model.loss_and_gradients(X, np.array([1, 2]))
+    # Row 0: the right class trails the winner by 2e4; row 1: by 1e4.
+    assert loss_value == pytest.approx((2e4 + 1e4) / 2, rel=1e-12)
+    assert all(np.isfinite(g).all() for pair in grads for g in pair)
+    proba = model.predict_proba(X)
+    assert np.isfinite(proba).all() and np.allclose(proba.sum(axis=1), 1)
+
+
+# ---- optimizer steps against the reference ------------------------------------------------
+
+OPTIMIZERS = {
+    "sgd": (lambda: mnistmlp.optimizers.SGD(0.1), lambda: ref.SGD(0.1)),
+    "momentum": (lambda: mnistmlp.optimizers.SGD(0.1, momentum=0.9), lambda: ref.SGD(0.1, momentum=0.9)),
+    "nesterov": (
+        lambda: mnistmlp.optimizers.SGD(0.1, momentum=0.9, nesterov=True),
+        lambda: ref.SGD(0.1, momentum=0.9, nesterov=True),
+    ),
+    "sgd_decay": (
+        lambda: mnistmlp.optimizers.SGD(0.1, decay_rate=0.5, decay_steps=2),
+        lambda: ref.SGD(0.1, decay_rate=0.5, decay_steps=2),
+    ),
+    "sgd_staircase": (
+        lambda: mnistmlp.optimizers.SGD(0.1, decay_rate=0.5, decay_steps=2, staircase=True),
+        lambda: ref.SGD(0.1, decay_rate=0.5, decay_steps=2, staircase=True),
+    ),
+    "adam": (lambda: mnistmlp.optimizers.Adam(0.01), lambda: ref.Adam(0.01)),
+}
+STEPS = {"sgd": 1, "momentum": 2, "nesterov": 2, "sgd_decay": 3, "sgd_staircase": 3, "adam": 3}
+TOLERANCE = {"float32": 1e-5, "float64": 1e-12}
+
+
+def train_reference(params, X, y, reference_optimizer, steps, clip_norm=None, weight_decay=0.0, **config):
+    for _ in range(steps):
+        _, grads = ref.loss_and_gradients(params, X, y, weight_decay=weight_decay, **config)
+        if clip_norm is not None:
+            grads, _ = ref.clip_by_global_norm(grads, clip_norm)
+        reference_optimizer.step(params, grads)
+    return params
+
+
+def assert_weights_close(actual, expected, rtol):
+    for (W, b), (We, be) in zip(actual, expected):
+        scale = max(np.abs(We).max(), np.abs(be).max())
+        np.testing.assert_allclose(W, We, rtol=rtol, atol=rtol * scale)
+        np.testing.assert_allclose(b, be, rtol=rtol, atol=rtol * scale)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_optimizer_steps_match_reference(name, dtype):
+    engine_optimizer, reference_optimizer = OPTIMIZERS[name]
+    X, y = small_problem(n=16, dtype=dtype)
+    model = model_with_random_weights(dtype=dtype, optimizer=engine_optimizer())
+    start = [(W.copy(), b.copy()) for W, b in model.get_weights()]
+    steps = STEPS[name]
+    # A batch of all rows without shuffling is one full-batch update per epoch.
+    model.fit(X, y, epochs=steps, batch_size=len(X), shuffle=False, verbose=0)
+    assert model.steps_ == steps
+    expected = train_reference(start, X, y, reference_optimizer(), steps)
+    assert_weights_close(model.get_weights(), expected, TOLERANCE[dtype])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_clipping_and_weight_decay_match_reference(dtype):
+    X, y = small_problem(n=16, dtype=dtype)
+    model = model_with_random_weights(
+        dtype=dtype, optimizer=mnistmlp.optimizers.Adam(0.01), clip_norm=0.5, weight_decay=0.01, activation="tanh"
+    )
+    start = [(W.copy(), b.copy()) for W, b in model.get_weights()]
+    _, grads = ref.loss_and_gradients(start, X, y, activation="tanh", weight_decay=0.01)
+    assert ref.global_norm(grads) > 0.5, "the test needs gradients big enough to be clipped"
+    model.fit(X, y, epochs=3, batch_size=len(X), shuffle=False, verbose=0)
+    expected = train_reference(start, X, y, ref.Adam(0.01), 3, clip_norm=0.5, weight_decay=0.01, activation="tanh")
+    assert_weights_close(model.get_weights(), expected, TOLERANCE[dtype])
+
+
+# ---- data forms -----------------------------------------------------------------------------
+
+
+def test_uint8_inputs_are_scaled_by_1_over_255():
+    model = mnistmlp.MLP([784, 20, 10], seed=1, threads=1)
+    X = np.random.default_rng(0).integers(0, 256, size=(50, 784), dtype=np.uint8)
+    scaled = X.astype(np.float32) / np.float32(255)
+    np.testing.assert_array_equal(model.predict_proba(X), model.predict_proba(scaled))
+    np.testing.assert_array_equal(model.predict_proba(X.reshape(50, 28, 28)), model.predict_proba(scaled))
+    np.testing.assert_array_equal(model.predict_proba(np.asfortranarray(scaled)), model.predict_proba(scaled))
+
+
+def test_one_hot_targets_equal_labels():
+    X, y = small_problem(n=12)
+    model = model_with_random_weights()
+    one_hot = np.eye(SIZES[-1])[y]
+    loss_a, grads_a = model.loss_and_gradients(X, y)
+    loss_b, grads_b = model.loss_and_gradients(X, one_hot)
+    assert loss_a == loss_b and relative_error(grads_a, grads_b) == 0
+    assert model.evaluate(X, y) == model.evaluate(X, one_hot)
+
+
+def test_predict_and_evaluate_agree_with_reference():
+    X, y = small_problem(n=3000, sizes=[6, 5, 4, 3])  # several inference chunks
+    model = model_with_random_weights()
+    proba = model.predict_proba(X)
+    expected = ref.predict_proba(model.get_weights(), X)
+    np.testing.assert_allclose(proba, expected, rtol=1e-12, atol=1e-15)
+    np.testing.assert_array_equal(model.predict(X), expected.argmax(axis=1))
+    metrics = model.evaluate(X, y)
+    assert metrics["accuracy"] == pytest.approx(np.mean(expected.argmax(axis=1) == y))
+    assert metrics["loss"] == pytest.approx(-np.mean(np.log(expected[np.arange(len(y)), y])), rel=1e-10)
+
+
+def test_initialisers_are_seeded_and_shaped():
+    a = mnistmlp.MLP([784, 300, 10], weight_init="truncated_normal", seed=7).get_weights()
+    b = mnistmlp.MLP([784, 300, 10], weight_init="truncated_normal", seed=7).get_weights()
+    c = mnistmlp.MLP([784, 300, 10], weight_init="truncated_normal", seed=8).get_weights()
+    assert all(np.array_equal(x, y) for pa, pb in zip(a, b) for x, y in zip(pa, pb))
+    assert not np.array_equal(a[0][0], c[0][0])
+    W = a[0][0]
+    assert np.abs(W).max() <= 0.04 + 1e-7  # truncated at 2 stddev
+    assert W.std() == pytest.approx(0.02 * 0.8796, rel=0.02)  # std of a normal truncated at 2 sigma
+    assert np.all(a[0][1] == 0)
+    he = mnistmlp.MLP([784, 300, 10], weight_init="he_normal").get_weights()[0][0]
+    assert he.std() == pytest.approx(np.sqrt(2 / 784), rel=0.02)
+    glorot = mnistmlp.MLP([784, 300, 10], weight_init="glorot_uniform").get_weights()[0][0]
+    limit = np.sqrt(6 / (784 + 300))
+    assert np.abs(glorot).max() <= limit and glorot.std() == pytest.approx(limit / np.sqrt(3), rel=0.02)
