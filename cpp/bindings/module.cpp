@@ -7,4 +7,5 @@ PYBIND11_MODULE(_core, m) {
   m.doc() = "mnistmlp's compiled engine (private: use the mnistmlp package)";
   mnistmlp::bindings::register_build_info(m);
   mnistmlp::bindings::register_model(m);
+  mnistmlp::bindings::register_kernels(m);
 }
