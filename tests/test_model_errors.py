@@ -136,5 +136,8 @@ def test_engine_checks_what_it_relies_on():
     with pytest.raises(IndexError, match="layer 3 out of range"):
         engine.get_layer(3)
     with pytest.raises(ValueError, match=r"\[model\] categorical_crossentropy needs a softmax output"):
-        _core.Model32([4, 3], "relu", "linear", "categorical_crossentropy", 0.0, 0.0, 0.0, "sgd", 0.1, 0.0, False,
+        _core.Model32([4, 3], ["linear"], "categorical_crossentropy", [0.0], [0.0], 0.0, "sgd", 0.1, 0.0, False,
+                      1.0, 1.0, False, 0.9, 0.999, 1e-8, 0, 1)
+    with pytest.raises(ValueError, match=r"\[model\] no dropout on the output layer"):
+        _core.Model32([4, 3], ["softmax"], "categorical_crossentropy", [0.5], [0.0], 0.0, "sgd", 0.1, 0.0, False,
                       1.0, 1.0, False, 0.9, 0.999, 1e-8, 0, 1)

@@ -224,3 +224,26 @@ def test_initialisers_are_seeded_and_shaped():
     glorot = mnistmlp.MLP([784, 300, 10], weight_init="glorot_uniform").get_weights()[0][0]
     limit = np.sqrt(6 / (784 + 300))
     assert np.abs(glorot).max() <= limit and glorot.std() == pytest.approx(limit / np.sqrt(3), rel=0.02)
+
+
+def test_per_layer_activations_and_weight_decay_match_finite_differences():
+    model = model_with_random_weights(activation=["tanh", "sigmoid"], weight_decay=[0.1, 0.0, 0.02])
+    X, y = small_problem(seed=9)
+    _, grads = model.loss_and_gradients(X, y)
+    assert relative_error(grads, finite_difference_gradients(model, X, y)) < 1e-6
+    # The penalty of each layer counts with its own factor.
+    weights = model.get_weights()
+    plain = model_with_random_weights(activation=["tanh", "sigmoid"])
+    penalty = 0.5 * (0.1 * np.sum(weights[0][0] ** 2) + 0.02 * np.sum(weights[2][0] ** 2))
+    assert model.loss_and_gradients(X, y)[0] == pytest.approx(plain.loss_and_gradients(X, y)[0] + penalty, rel=1e-12)
+
+
+def test_dropout_only_where_asked():
+    X, y = small_problem(n=64, sizes=[6, 32, 32, 3])
+    model = model_with_random_weights(sizes=[6, 32, 32, 3], dropout=[0.0, 0.5], optimizer="sgd", learning_rate=1e-9)
+    with_dropout = model.fit(X, y, epochs=1, batch_size=64, shuffle=False, verbose=0).history["loss"][0]
+    exact = model.loss_and_gradients(X, y)[0]  # no dropout: the deterministic network
+    assert with_dropout != pytest.approx(exact, rel=1e-6)
+    nodrop = model_with_random_weights(sizes=[6, 32, 32, 3], optimizer="sgd", learning_rate=1e-9)
+    assert nodrop.fit(X, y, epochs=1, batch_size=64, shuffle=False, verbose=0).history["loss"][0] == pytest.approx(
+        nodrop.loss_and_gradients(X, y)[0], rel=1e-6)

@@ -148,20 +148,20 @@ py::dict fit_epoch(Model<T>& model, const py::array& x, const py::array& y, inde
 template <typename T>
 void bind_model(py::module_& m, const char* name) {
   py::class_<Model<T>>(m, name)
-      .def(py::init([](std::vector<index_t> sizes, const std::string& activation,
-                       const std::string& output_activation, const std::string& loss,
-                       double dropout, double weight_decay, double clip_norm,
+      .def(py::init([](std::vector<index_t> sizes, const std::vector<std::string>& activations,
+                       const std::string& loss, std::vector<double> dropout,
+                       std::vector<double> weight_decay, double clip_norm,
                        const std::string& optimizer, double learning_rate, double momentum,
                        bool nesterov, double decay_rate, double decay_steps, bool staircase,
                        double beta1, double beta2, double epsilon, std::uint64_t seed,
                        int threads) {
              ModelConfig c;
              c.sizes = std::move(sizes);
-             c.hidden_activation = parse_activation(activation);
-             c.output_activation = parse_activation(output_activation);
+             for (const std::string& name : activations)
+               c.activations.push_back(parse_activation(name));
              c.loss = parse_loss(loss);
-             c.dropout = dropout;
-             c.weight_decay = weight_decay;
+             c.dropout = std::move(dropout);
+             c.weight_decay = std::move(weight_decay);
              c.clip_norm = clip_norm;
              c.optimizer.kind = parse_optimizer(optimizer);
              c.optimizer.learning_rate = learning_rate;
@@ -176,8 +176,8 @@ void bind_model(py::module_& m, const char* name) {
              c.seed = seed;
              return std::make_unique<Model<T>>(std::move(c), threads);
            }),
-           py::arg("sizes"), py::arg("activation"), py::arg("output_activation"),
-           py::arg("loss"), py::arg("dropout"), py::arg("weight_decay"), py::arg("clip_norm"),
+           py::arg("sizes"), py::arg("activations"), py::arg("loss"), py::arg("dropout"),
+           py::arg("weight_decay"), py::arg("clip_norm"),
            py::arg("optimizer"), py::arg("learning_rate"), py::arg("momentum"),
            py::arg("nesterov"), py::arg("decay_rate"), py::arg("decay_steps"),
            py::arg("staircase"), py::arg("beta1"), py::arg("beta2"), py::arg("epsilon"),

@@ -69,14 +69,23 @@ void ModelConfig::validate() const {
                  sizes.size(), " sizes");
   for (std::size_t i = 0; i < sizes.size(); ++i)
     MNISTMLP_CHECK(sizes[i] >= 1, op, "layer size ", i, " must be at least 1, got ", sizes[i]);
-  MNISTMLP_CHECK(hidden_activation != Activation::softmax, op,
-                 "softmax is only supported as the output activation");
-  MNISTMLP_CHECK(loss != Loss::categorical_crossentropy || output_activation == Activation::softmax,
+  const std::size_t L = sizes.size() - 1;
+  MNISTMLP_CHECK(activations.size() == L && dropout.size() == L && weight_decay.size() == L, op,
+                 "expected one activation, dropout rate and weight decay per layer (", L, ")");
+  for (std::size_t l = 0; l + 1 < L; ++l)
+    MNISTMLP_CHECK(activations[l] != Activation::softmax, op,
+                   "softmax is only supported as the output activation (layer ", l, ")");
+  MNISTMLP_CHECK(loss != Loss::categorical_crossentropy || output_activation() == Activation::softmax,
                  op, "categorical_crossentropy needs a softmax output, got '",
-                 name_of(output_activation), "'");
-  MNISTMLP_CHECK(dropout >= 0.0 && dropout < 1.0, op, "dropout must be in [0, 1), got ", dropout);
-  MNISTMLP_CHECK(weight_decay >= 0.0 && std::isfinite(weight_decay), op,
-                 "weight_decay must be a finite number >= 0, got ", weight_decay);
+                 name_of(output_activation()), "'");
+  for (std::size_t l = 0; l < L; ++l) {
+    MNISTMLP_CHECK(dropout[l] >= 0.0 && dropout[l] < 1.0, op, "dropout of layer ", l,
+                   " must be in [0, 1), got ", dropout[l]);
+    MNISTMLP_CHECK(weight_decay[l] >= 0.0 && std::isfinite(weight_decay[l]), op,
+                   "weight_decay of layer ", l, " must be a finite number >= 0, got ",
+                   weight_decay[l]);
+  }
+  MNISTMLP_CHECK(dropout[L - 1] == 0.0, op, "no dropout on the output layer");
   MNISTMLP_CHECK(clip_norm >= 0.0 && std::isfinite(clip_norm), op,
                  "clip_norm must be a finite number >= 0, got ", clip_norm);
   const OptimizerConfig& o = optimizer;

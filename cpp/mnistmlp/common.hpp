@@ -60,11 +60,13 @@ struct OptimizerConfig {
 
 struct ModelConfig {
   std::vector<index_t> sizes;  // [inputs, hidden..., outputs]
-  Activation hidden_activation = Activation::relu;
-  Activation output_activation = Activation::softmax;
+  // One entry per layer. The last activation is the output's (softmax allowed only there);
+  // dropout[l] is the drop probability on layer l's outputs while training (0 for the output
+  // layer); weight_decay[l] adds weight_decay[l] * sum(W_l^2) / 2 to the loss (no biases).
+  std::vector<Activation> activations;
+  std::vector<double> dropout;
+  std::vector<double> weight_decay;
   Loss loss = Loss::categorical_crossentropy;
-  double dropout = 0.0;       // drop probability on hidden outputs, training only
-  double weight_decay = 0.0;  // L2: loss += wd * sum(W^2) / 2 over weights (not biases)
   double clip_norm = 0.0;     // clip gradients by global norm; 0 = no clipping
   OptimizerConfig optimizer;
   std::uint64_t seed = 0;
@@ -72,6 +74,7 @@ struct ModelConfig {
   index_t layers() const { return static_cast<index_t>(sizes.size()) - 1; }
   index_t inputs() const { return sizes.front(); }
   index_t outputs() const { return sizes.back(); }
+  Activation output_activation() const { return activations.back(); }
   void validate() const;  // throws on nonsense, so a Model is always coherent
 };
 

@@ -44,12 +44,38 @@ def _check_name(kind: str, value, allowed: Sequence[str]) -> str:
     return value
 
 
-def _check_fraction(name: str, value, upper_open: bool = True) -> float:
+def _check_number(name: str, value) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    if not 0.0 <= value < 1.0:
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _check_fraction(name: str, value) -> float:
+    if not 0.0 <= _check_number(name, value) < 1.0:
         raise ValueError(f"{name} must be in [0, 1), got {value}")
     return float(value)
+
+
+def _check_non_negative(name: str, value) -> float:
+    if _check_number(name, value) < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return float(value)
+
+
+def _per_layer(name: str, value, count: int, check) -> list:
+    """``value`` repeated for ``count`` layers, or a sequence of exactly ``count``; each checked."""
+    if isinstance(value, (str, int, float)):
+        values = [value] * count
+    else:
+        values = list(value)
+        if len(values) != count:
+            raise ValueError(f"{name} lists {len(values)} values for {count} layers")
+    return [check(f"{name}[{i}]" if not isinstance(value, (str, int, float)) else name, v) for i, v in enumerate(values)]
+
+
+def _single(values: list):
+    """One value when every layer has the same, else the list (for reprs and file metadata)."""
+    return values[0] if values and all(v == values[0] for v in values) else values
 
 
 class History:
@@ -84,8 +110,8 @@ class MLP:
     ----------
     layer_sizes : sequence of int
         e.g. ``[784, 100, 10]``: 784 inputs, one hidden layer of 100 units, 10 classes.
-    activation : {"relu", "sigmoid", "tanh", "linear"}
-        Activation of every hidden layer.
+    activation : {"relu", "sigmoid", "tanh", "linear"} or a sequence of them
+        Activation of every hidden layer, or one per hidden layer.
     output_activation : {"softmax", "linear", "relu", "sigmoid", "tanh"}
     loss : {"categorical_crossentropy", "mean_square"}
         Cross-entropy is fused with the softmax output (which it requires) and computed
@@ -99,10 +125,12 @@ class MLP:
         Replaces the optimizer's own learning rate when given.
     weight_init : str or sequence of str
         One of :data:`WEIGHT_INITS`, or one per layer. Biases start at zero.
-    dropout : float
-        Inverted dropout probability on hidden-layer outputs while training.
-    weight_decay : float
-        L2 penalty ``weight_decay * sum(W**2) / 2`` over the weights (not the biases).
+    dropout : float or sequence of float
+        Inverted dropout probability on hidden-layer outputs while training; one value for
+        every hidden layer, or one per hidden layer.
+    weight_decay : float or sequence of float
+        L2 penalty ``weight_decay * sum(W**2) / 2`` over the weights (not the biases); one
+        value for every layer, or one per layer.
     clip_norm : float, optional
         Clip the gradient to this global norm before each update (TensorFlow's
         ``clip_by_global_norm``). None: no clipping.
@@ -117,14 +145,14 @@ class MLP:
     def __init__(
         self,
         layer_sizes: Sequence[int],
-        activation: str = "relu",
+        activation: Union[str, Sequence[str]] = "relu",
         output_activation: str = "softmax",
         loss: str = "categorical_crossentropy",
         optimizer: Union[str, _optimizers.Optimizer] = "adam",
         learning_rate: Optional[float] = None,
         weight_init: Union[str, Sequence[str]] = "he_normal",
-        dropout: float = 0.0,
-        weight_decay: float = 0.0,
+        dropout: Union[float, Sequence[float]] = 0.0,
+        weight_decay: Union[float, Sequence[float]] = 0.0,
         clip_norm: Optional[float] = None,
         seed: Optional[int] = 0,
         threads: Optional[int] = None,
@@ -134,7 +162,8 @@ class MLP:
         if not sizes or len(sizes) < 2:
             raise ValueError(f"layer_sizes needs at least an input and an output size, got {layer_sizes!r}")
         self.layer_sizes = [check_int(f"layer_sizes[{i}]", n, 1) for i, n in enumerate(sizes)]
-        self.activation = _check_name("activation", activation, ACTIVATIONS)
+        n_layers = len(self.layer_sizes) - 1
+        self.activation = _per_layer("activation", activation, n_layers - 1, lambda n, v: _check_name(n, v, ACTIVATIONS))
         self.output_activation = _check_name("output_activation", output_activation, OUTPUT_ACTIVATIONS)
         self.loss = _check_name("loss", loss, LOSSES)
         if self.loss == "categorical_crossentropy" and self.output_activation != "softmax":
@@ -142,15 +171,9 @@ class MLP:
                 f"loss 'categorical_crossentropy' needs output_activation 'softmax', got {output_activation!r}"
             )
         self.optimizer = _optimizers.get(optimizer, learning_rate)
-        n_layers = len(self.layer_sizes) - 1
-        inits = [weight_init] * n_layers if isinstance(weight_init, str) else list(weight_init)
-        if len(inits) != n_layers:
-            raise ValueError(f"weight_init lists {len(inits)} initialisers for {n_layers} layers")
-        self.weight_init = [_check_name("weight_init", w, tuple(WEIGHT_INITS)) for w in inits]
-        self.dropout = _check_fraction("dropout", dropout)
-        if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or not weight_decay >= 0 or not math.isfinite(weight_decay):
-            raise ValueError(f"weight_decay must be a finite number >= 0, got {weight_decay!r}")
-        self.weight_decay = float(weight_decay)
+        self.weight_init = _per_layer("weight_init", weight_init, n_layers, lambda n, v: _check_name(n, v, tuple(WEIGHT_INITS)))
+        self.dropout = _per_layer("dropout", dropout, n_layers - 1, _check_fraction)
+        self.weight_decay = _per_layer("weight_decay", weight_decay, n_layers, _check_non_negative)
         if clip_norm is not None:
             if isinstance(clip_norm, bool) or not isinstance(clip_norm, (int, float)) or not clip_norm > 0 or not math.isfinite(clip_norm):
                 raise ValueError(f"clip_norm must be a finite number > 0 or None, got {clip_norm!r}")
@@ -165,9 +188,9 @@ class MLP:
         )
         args.update(self.optimizer._engine_args())
         self._engine = engine(
-            sizes=self.layer_sizes, activation=self.activation,
-            output_activation=self.output_activation, loss=self.loss, dropout=self.dropout,
-            weight_decay=self.weight_decay, clip_norm=self.clip_norm or 0.0,
+            sizes=self.layer_sizes, activations=self.activation + [self.output_activation],
+            loss=self.loss, dropout=self.dropout + [0.0], weight_decay=self.weight_decay,
+            clip_norm=self.clip_norm or 0.0,
             seed=self.seed, threads=0, **args,
         )
         self.threads = threads
@@ -208,7 +231,7 @@ class MLP:
 
     def __repr__(self) -> str:
         return (
-            f"MLP({self.layer_sizes}, activation={self.activation!r}, "
+            f"MLP({self.layer_sizes}, activation={_single(self.activation)!r}, "
             f"output_activation={self.output_activation!r}, loss={self.loss!r}, "
             f"optimizer={self.optimizer!r}, dtype={self.dtype.name!r})"
         )

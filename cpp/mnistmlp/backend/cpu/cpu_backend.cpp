@@ -21,7 +21,7 @@ struct Workspace {
   AlignedArray<T> memory;
   T* inputs = nullptr;                 // (rows, n0)
   std::vector<T*> outputs;             // per layer: activations; the last layer's logits
-  std::vector<T*> dropped, dropout;    // per hidden layer, training with dropout only
+  std::vector<T*> dropped, dropout;    // per layer with dropout, for training batches only
   T* probabilities = nullptr;          // (rows, K): output activations
   T* gradient[2] = {nullptr, nullptr};  // dz ping-pong, (rows, widest layer)
   T* targets = nullptr;                // (rows, K) dense targets
@@ -35,10 +35,10 @@ struct Workspace {
             index_t parameter_count) {
     const auto& n = config.sizes;
     const index_t L = config.layers(), K = config.outputs();
-    with_dropout = with_dropout && config.dropout > 0;
     const index_t widest = *std::max_element(n.begin() + 1, n.end());
     index_t total = padded<T>(rows * n[0]) + 2 * padded<T>(rows * K) + padded<T>(rows);
-    for (index_t l = 0; l < L; ++l) total += padded<T>(rows * n[l + 1]) * (with_dropout && l + 1 < L ? 3 : 1);
+    auto drops = [&](index_t l) { return with_dropout && config.dropout[l] > 0; };
+    for (index_t l = 0; l < L; ++l) total += padded<T>(rows * n[l + 1]) * (drops(l) ? 3 : 1);
     if (gradients) total += 2 * padded<T>(rows * widest);
     memory.reset(total);
     T* at = memory.data();
@@ -53,7 +53,7 @@ struct Workspace {
     dropout.assign(L, nullptr);
     for (index_t l = 0; l < L; ++l) {
       outputs[l] = take(rows * n[l + 1]);
-      if (with_dropout && l + 1 < L) {
+      if (drops(l)) {
         dropped[l] = take(rows * n[l + 1]);
         dropout[l] = take(rows * n[l + 1]);
       }
@@ -135,7 +135,7 @@ class CpuBackend final : public Backend<T> {
       const index_t K = model_.config().outputs();
       cpu::output_loss<T>(nullptr, ws.probabilities, ws.row_loss, ws.correct.data(),
                           ws.outputs.back(), y.labels ? ws.labels.data() : nullptr,
-                          y.labels ? nullptr : ws.targets, model_.config().output_activation,
+                          y.labels ? nullptr : ws.targets, model_.config().output_activation(),
                           model_.config().loss, count, K, T(1));
 #pragma omp master
       for (index_t i = 0; i < count; ++i) {
@@ -190,11 +190,11 @@ class CpuBackend final : public Backend<T> {
       const bool hidden = l + 1 < L;
       cpu::dense_forward(ws.outputs[l], in, arena.weight(arena.params(), l),
                          arena.bias(arena.params(), l), rows, c.sizes[l], c.sizes[l + 1],
-                         hidden ? c.hidden_activation : Activation::linear);
+                         hidden ? c.activations[l] : Activation::linear);
       in = ws.outputs[l];
-      if (hidden && step >= 0 && ws.dropped[l]) {
+      if (step >= 0 && ws.dropped[l]) {
         cpu::dropout_forward(ws.dropped[l], ws.dropout[l], ws.outputs[l], rows * c.sizes[l + 1],
-                             c.dropout, c.seed, step, l);
+                             c.dropout[l], c.seed, step, l);
         in = ws.dropped[l];
       }
     }
@@ -203,7 +203,7 @@ class CpuBackend final : public Backend<T> {
   // ws.probabilities = output activation of the logits.
   void output_forward(Workspace<T>& ws, index_t rows) const {
     const index_t K = config().outputs();
-    const Activation output = config().output_activation;
+    const Activation output = config().output_activation();
 #pragma omp for schedule(static)
     for (index_t i = 0; i < rows; ++i) {
       const T* z = ws.outputs.back() + i * K;
@@ -228,7 +228,7 @@ class CpuBackend final : public Backend<T> {
     T* dz = ws.gradient[0];
     cpu::output_loss(dz, ws.probabilities, ws.row_loss, ws.correct.data(), ws.outputs.back(),
                      labelled ? ws.labels.data() : nullptr, labelled ? nullptr : ws.targets,
-                     c.output_activation, c.loss, rows, K, T(scale));
+                     c.output_activation(), c.loss, rows, K, T(scale));
     double loss_sum = 0;
     index_t correct = 0;
     for (index_t i = 0; i < rows; ++i) {  // every thread, same order: same bits
@@ -236,9 +236,10 @@ class CpuBackend final : public Backend<T> {
       correct += ws.correct[i];
     }
     double penalty = 0;
-    if (c.weight_decay > 0)
-      for (index_t l = 0; l < L; ++l)
-        penalty += cpu::sum_of_squares(arena.weight(arena.params(), l),
+    for (index_t l = 0; l < L; ++l)
+      if (c.weight_decay[l] > 0)
+        penalty += 0.5 * c.weight_decay[l] *
+                   cpu::sum_of_squares(arena.weight(arena.params(), l),
                                        c.sizes[l] * c.sizes[l + 1], ws.norm_partials.data());
     for (index_t l = L - 1; l >= 0; --l) {
       const bool first = l == 0;
@@ -246,8 +247,9 @@ class CpuBackend final : public Backend<T> {
       T* dinp = first ? nullptr : ws.gradient[(L - l) % 2];
       cpu::dense_backward(dinp, arena.weight(arena.grads(), l), arena.bias(arena.grads(), l), dz,
                           in, arena.weight(arena.params(), l), first ? nullptr : ws.outputs[l - 1],
-                          first ? nullptr : ws.dropout[l - 1], c.hidden_activation, rows,
-                          c.sizes[l], c.sizes[l + 1], T(c.weight_decay));
+                          first ? nullptr : ws.dropout[l - 1],
+                          first ? Activation::linear : c.activations[l - 1], rows, c.sizes[l],
+                          c.sizes[l + 1], T(c.weight_decay[l]));
       dz = dinp;
     }
 #pragma omp master
@@ -256,7 +258,7 @@ class CpuBackend final : public Backend<T> {
       metrics.correct = correct;
       metrics.rows = rows;
     }
-    return loss_sum * scale + 0.5 * c.weight_decay * penalty;
+    return loss_sum * scale + penalty;
   }
 
   void update(Workspace<T>& ws, std::int64_t step) {
