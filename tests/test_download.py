@@ -1,0 +1,257 @@
+"""Downloads from mirrors, against HTTP servers on 127.0.0.1 that the tests start themselves.
+
+Nothing here touches the network: the mirrors are local servers serving bytes from memory
+(the fake dataset of conftest.py, or the real MNIST files read from ``MNISTMLP_DATA``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Callable, Dict, Iterator, List, Union
+
+import numpy as np
+import pytest
+
+from mnistmlp import _progress
+from mnistmlp.datasets import DataError, DownloadError, _download, mnist
+
+TRAIN_IMAGES, TRAIN_LABELS = "train-images-idx3-ubyte", "train-labels-idx1-ubyte"
+
+Route = Union[bytes, Callable[[BaseHTTPRequestHandler], None]]
+
+
+class LocalMirror:
+    """An HTTP server on 127.0.0.1 answering GET requests from ``routes`` (path -> bytes, or a
+    function handling the request); other paths get 404. ``requests`` logs the paths asked."""
+
+    def __init__(self) -> None:
+        self.routes: Dict[str, Route] = {}
+        self.requests: List[str] = []
+        self.release = threading.Event()  # lets handlers that stall finish at teardown
+        mirror = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                mirror.requests.append(self.path)
+                route = mirror.routes.get(self.path)
+                if route is None:
+                    self.send_error(404)
+                elif callable(route):
+                    route(self)
+                else:
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(route)))
+                    self.end_headers()
+                    self.wfile.write(route)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        # A short poll interval makes shutdown() quick.
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.01,), daemon=True)
+        self.thread.start()
+
+    def url(self, folder: str) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}/{folder}/"
+
+    def serve(self, folder: str, files: Dict[str, Route]) -> str:
+        """Serve ``files`` (name -> route) under ``/folder/``; return the mirror's base URL."""
+        for name, route in files.items():
+            self.routes[f"/{folder}/{name}"] = route
+        return self.url(folder)
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+@pytest.fixture
+def server() -> Iterator[LocalMirror]:
+    mirror = LocalMirror()
+    yield mirror
+    mirror.close()
+
+
+@pytest.fixture
+def refused_url() -> str:
+    """A URL on a local port nobody listens on: connections are refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/mnist/"
+
+
+def gz_files(fake, corrupt: bool = False) -> Dict[str, bytes]:
+    """The fake dataset's four .gz files; if ``corrupt``, valid gzip of content with one wrong byte."""
+    files = {}
+    for name in fake.arrays:
+        content = bytearray(fake.content(name))
+        if corrupt:
+            content[-1] ^= 0x01
+        files[f"{name}.gz"] = gzip.compress(bytes(content), mtime=0)
+    return files
+
+
+def truncated_body(handler: BaseHTTPRequestHandler) -> None:
+    """Promise 1000 bytes, send 10, and hang up."""
+    handler.send_response(200)
+    handler.send_header("Content-Length", "1000")
+    handler.end_headers()
+    handler.wfile.write(b"\x1f\x8b" + b"\x00" * 8)
+    handler.close_connection = True
+
+
+def files_in(folder: Path) -> List[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_failing_mirrors_are_skipped(fake, server: LocalMirror, refused_url: str, tmp_path: Path) -> None:
+    mirrors = [
+        refused_url,
+        server.url("missing"),  # 404
+        server.serve("corrupt", gz_files(fake, corrupt=True)),
+        server.serve("good", gz_files(fake)).rstrip("/"),  # without the trailing slash
+    ]
+    data = tmp_path / "new" / "data"
+    images, labels = fake.dataset.load("train", data, mirrors=mirrors)
+
+    np.testing.assert_array_equal(images, fake.arrays[TRAIN_IMAGES])
+    np.testing.assert_array_equal(labels, fake.arrays[TRAIN_LABELS])
+    assert server.requests == [
+        f"/{folder}/{name}.gz"
+        for name in (TRAIN_IMAGES, TRAIN_LABELS)
+        for folder in ("missing", "corrupt", "good")
+    ]
+    assert files_in(data) == [f"{TRAIN_IMAGES}.gz", f"{TRAIN_LABELS}.gz"]  # no partial files
+    assert (data / f"{TRAIN_IMAGES}.gz").read_bytes() == fake.gz(TRAIN_IMAGES)
+
+
+def test_all_mirrors_failing_gives_one_error_listing_them(
+    fake, server: LocalMirror, refused_url: str, tmp_path: Path
+) -> None:
+    mirrors = [
+        refused_url,
+        server.url("missing"),
+        server.serve("corrupt", gz_files(fake, corrupt=True)),
+        server.serve("html", {f"{TRAIN_IMAGES}.gz": b"<html>Moved</html>"}),
+        server.serve("truncated", {f"{TRAIN_IMAGES}.gz": truncated_body}),
+    ]
+    with pytest.raises(DownloadError) as excinfo:
+        fake.dataset.load("train", tmp_path, mirrors=mirrors)
+
+    error = excinfo.value
+    assert isinstance(error, DataError)
+    urls = [base + f"{TRAIN_IMAGES}.gz" for base in mirrors]
+    assert [url for url, _ in error.failures] == urls
+    reasons = [reason for _, reason in error.failures]
+    assert "Connection refused" in reasons[0]
+    assert reasons[1] == "HTTP error 404 Not Found"
+    assert reasons[2].startswith(f"invalid file: {urls[2]}: SHA-256 mismatch")
+    assert reasons[3].startswith(f"invalid file: {urls[3]}: not an IDX file")
+    assert reasons[4] == "the connection closed after 10 of 1,000 bytes"
+    message = str(error)
+    assert message.startswith(f"could not download {TRAIN_IMAGES}.gz from any mirror; tried:\n")
+    for url, reason in error.failures:
+        assert f"  {url}: {reason}\n" in message
+    assert str(tmp_path) in message and "MNISTMLP_FAKE_DATA" in message
+    assert files_in(tmp_path) == []  # no partial or unverified file left behind
+
+
+def test_stalled_mirror_times_out(fake, server: LocalMirror, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(_download, "TIMEOUT", 0.2)
+    stall = lambda handler: server.release.wait(10)  # noqa: E731
+    stalled = server.serve("stalled", {name: stall for name in gz_files(fake)})
+    good = server.serve("good", gz_files(fake))
+    fake.dataset.load("test", tmp_path, mirrors=[stalled, good])
+    with pytest.raises(DownloadError, match=rf"stalled/{TRAIN_IMAGES}.gz: no answer within 0.2 s"):
+        fake.dataset.load("train", tmp_path, mirrors=[stalled])
+
+
+def test_interrupted_download_leaves_nothing(fake, server: LocalMirror, tmp_path: Path, monkeypatch) -> None:
+    def interrupt(self, n: int = 1) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_progress.ProgressBar, "update", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        fake.dataset.load("train", tmp_path, mirrors=[server.serve("good", gz_files(fake))])
+    assert files_in(tmp_path) == []
+
+
+def test_unwritable_data_directory(fake, server: LocalMirror, tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    data = tmp_path / "a-file" / "data"  # cannot be created, even by root
+    with pytest.raises(DownloadError) as excinfo:
+        fake.dataset.load("train", data, mirrors=[server.serve("good", gz_files(fake))])
+    assert str(excinfo.value).startswith(f"cannot download into {data}: the folder is not writable (")
+    assert "MNISTMLP_FAKE_DATA" in str(excinfo.value)
+    assert server.requests == []
+
+
+def test_download_false_never_downloads(fake, server: LocalMirror, tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="files missing from"):
+        fake.dataset.load("test", tmp_path, download=False, mirrors=[server.serve("good", gz_files(fake))])
+    assert server.requests == []
+
+
+def test_fetch_downloads_only_missing_files(fake, server: LocalMirror, tmp_path: Path, capsys) -> None:
+    fake.write(tmp_path, [TRAIN_IMAGES], compressed=False)
+    good = server.serve("good", gz_files(fake))
+
+    report = fake.dataset.fetch(tmp_path, mirrors=[good])
+    assert [entry.valid for entry in report] == [True] * 4
+    downloaded = [f"/good/{name}.gz" for name in fake.arrays if name != TRAIN_IMAGES]
+    assert sorted(server.requests) == sorted(downloaded)
+    assert capsys.readouterr().err == ""  # stderr is no terminal here: no progress bar
+
+    server.requests.clear()
+    fake.dataset.fetch(tmp_path, mirrors=[good])
+    assert server.requests == []
+
+
+def test_fetch_can_show_progress(fake, server: LocalMirror, tmp_path: Path, capsys) -> None:
+    fake.dataset.fetch(tmp_path, mirrors=[server.serve("good", gz_files(fake))], progress=True)
+    err = capsys.readouterr().err
+    assert f"\r{TRAIN_IMAGES}.gz: 100% [####################]" in err
+    assert err.count("\n") == 4
+
+
+def test_fetch_does_not_replace_an_invalid_file(fake, server: LocalMirror, tmp_path: Path) -> None:
+    (tmp_path / TRAIN_LABELS).write_bytes(b"junk")
+    with pytest.raises(DataError, match="delete the invalid files and fetch"):
+        fake.dataset.fetch(tmp_path, mirrors=[server.serve("good", gz_files(fake))])
+    assert (tmp_path / TRAIN_LABELS).read_bytes() == b"junk"
+
+
+@pytest.fixture(scope="module")
+def real_gz_files(mnist_dir: Path) -> Dict[str, bytes]:
+    """The real MNIST .gz files, in memory (compressed here if stored uncompressed)."""
+    files = {}
+    for file in mnist.MNIST.files:
+        path = mnist_dir / f"{file.name}.gz"
+        data = path.read_bytes() if path.is_file() else gzip.compress((mnist_dir / file.name).read_bytes())
+        files[f"{file.name}.gz"] = data
+    return files
+
+
+def test_mnist_downloads_from_a_local_mirror(
+    real_gz_files, server: LocalMirror, refused_url: str, tmp_path: Path, monkeypatch
+) -> None:
+    good = server.serve("mnist", real_gz_files)
+    monkeypatch.setattr(mnist, "MNIST", dataclasses.replace(mnist.MNIST, mirrors=(refused_url, good)))
+
+    images, labels = mnist.load_mnist("test", tmp_path)
+    assert images.shape == (10000, 28, 28) and labels.shape == (10000,)
+    assert server.requests == ["/mnist/t10k-images-idx3-ubyte.gz", "/mnist/t10k-labels-idx1-ubyte.gz"]
+
+    report = mnist.fetch(tmp_path, mirrors=[good])
+    assert all(entry.valid for entry in report)
+    assert files_in(tmp_path) == sorted(real_gz_files)
