@@ -7,6 +7,7 @@ scikit-learn.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import sys
@@ -17,6 +18,7 @@ import numpy as np
 
 from . import _core
 from . import optimizers as _optimizers
+from ._modelfile import ModelFileError, read_model_file, state_slots, write_model_file
 from ._progress import ProgressBar
 from ._validation import as_dtype, as_inputs, as_targets, check_int, check_xy
 
@@ -337,6 +339,93 @@ class MLP:
         """
         X, y = check_xy(X, y, self.layer_sizes[0], self.layer_sizes[-1], self.dtype)
         return self._engine.loss_and_gradients(X, y)
+
+    # -- model files --------------------------------------------------------------------
+
+    def _file_config(self) -> dict:
+        optimizer = {"name": self.optimizer.name, **dataclasses.asdict(self.optimizer)}
+        return {
+            "layer_sizes": self.layer_sizes,
+            "activation": self.activation,
+            "output_activation": self.output_activation,
+            "loss": self.loss,
+            "dropout": self.dropout,
+            "weight_decay": self.weight_decay,
+            "weight_init": self.weight_init,
+            "clip_norm": self.clip_norm,
+            "seed": self.seed,
+            "dtype": self.dtype.name,
+            "optimizer": optimizer,
+            "training": {
+                "step": self._engine.step,
+                "epoch": self._engine.epoch,
+                "loss_average": self._engine.loss_average,
+                "accuracy_average": self._engine.accuracy_average,
+            },
+        }
+
+    def _file_tensors(self) -> Dict[str, np.ndarray]:
+        tensors = {}
+        slots = ["layers"] + [f"optimizer.{slot}.layers" for slot in state_slots(self._file_config()["optimizer"])]
+        for section, prefix in enumerate(slots):
+            engine_section = 0 if section == 0 else section + 1  # 1 holds the gradients
+            for layer in range(self.n_layers):
+                W, b = self._engine.get_layer(layer, engine_section)
+                tensors[f"{prefix}.{layer}.weight"] = W
+                tensors[f"{prefix}.{layer}.bias"] = b
+        return tensors
+
+    def save(self, path, extra: Optional[dict] = None) -> None:
+        """Save architecture, weights, optimizer state and counters to a safetensors file.
+
+        A model loaded from it predicts identically and resumes training exactly where this
+        one stands. ``extra`` (JSON-able) is stored alongside, for wrappers such as the
+        TFLearn API. The file is written atomically.
+        """
+        config = self._file_config()
+        if extra is not None:
+            config["extra"] = extra
+        write_model_file(path, config, self._file_tensors())
+
+    @classmethod
+    def load(cls, path, threads: Optional[int] = None) -> "MLP":
+        """A model from a file written by :meth:`save`; raises ModelFileError if it is bad."""
+        config, tensors = read_model_file(path)
+        return cls._from_file(path, config, tensors, threads)
+
+    @classmethod
+    def _from_file(cls, path, config: dict, tensors: Dict[str, np.ndarray], threads: Optional[int]) -> "MLP":
+        settings = dict(config["optimizer"])
+        optimizer_class = {"sgd": _optimizers.SGD, "adam": _optimizers.Adam}[settings.pop("name")]
+        known = {f.name for f in dataclasses.fields(optimizer_class)}
+        try:
+            if set(settings) - known:
+                raise ValueError(f"unknown settings {sorted(set(settings) - known)}")
+            optimizer = optimizer_class(**settings)
+            model = cls(
+                config["layer_sizes"], activation=config["activation"], output_activation=config["output_activation"],
+                loss=config["loss"], optimizer=optimizer, weight_init="zeros", dropout=config["dropout"],
+                weight_decay=config["weight_decay"], clip_norm=config["clip_norm"], seed=config["seed"],
+                threads=threads, dtype=config["dtype"],
+            )
+        except (ValueError, TypeError) as exc:
+            raise ModelFileError(f"{path}: inconsistent model settings: {exc}") from None
+        model.weight_init = config["weight_init"]
+        model._load_state(config, tensors)
+        return model
+
+    def _load_state(self, config: dict, tensors: Dict[str, np.ndarray]) -> None:
+        """Weights, optimizer state and counters from a checked model file."""
+        prefixes = ["layers"] + [f"optimizer.{slot}.layers" for slot in state_slots(config["optimizer"])]
+        for section, prefix in enumerate(prefixes):
+            engine_section = 0 if section == 0 else section + 1
+            for layer in range(self.n_layers):
+                self._engine.set_layer(layer, tensors[f"{prefix}.{layer}.weight"], tensors[f"{prefix}.{layer}.bias"], engine_section)
+        training = config["training"]
+        self._engine.step = training["step"]
+        self._engine.epoch = training["epoch"]
+        self._engine.loss_average = training["loss_average"]
+        self._engine.accuracy_average = training["accuracy_average"]
 
     # -- weights ------------------------------------------------------------------------
 
