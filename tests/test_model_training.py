@@ -169,3 +169,21 @@ def test_adam_on_real_mnist_learns(mnist_dir):
     model.fit(data.train.images, data.train.labels, epochs=1, batch_size=32, verbose=0)
     accuracy = model.evaluate(data.test.images, data.test.labels)["accuracy"]
     assert accuracy >= 0.96, f"test accuracy {accuracy:.4f} after two epochs"
+
+
+def test_moving_averages_follow_tflearn_formula():
+    """TFLearn's displayed loss/accuracy: EMA from 0 with decay min(0.9, (1 + t) / (10 + t))."""
+    X, y = mnist_like(n=700)
+    model = mnistmlp.MLP([784, 16, 10], seed=0)
+    history = model.fit(X, y, epochs=2, batch_size=50, verbose=0)
+    batch_loss = np.concatenate(history.batch_loss).astype(np.float64)
+    batch_accuracy = np.concatenate(history.batch_accuracy).astype(np.float64)
+    loss_average = accuracy_average = 0.0
+    for t, (loss, accuracy) in enumerate(zip(batch_loss, batch_accuracy)):
+        decay = min(0.9, (1 + t) / (10 + t))
+        loss_average = decay * loss_average + (1 - decay) * loss
+        accuracy_average = decay * accuracy_average + (1 - decay) * accuracy
+    assert history.history["loss_moving_average"][-1] == pytest.approx(loss_average, rel=1e-6)
+    assert history.history["accuracy_moving_average"][-1] == pytest.approx(accuracy_average, rel=1e-6)
+    # ... and the epoch accuracy is over all of its batches' samples.
+    assert history.history["accuracy"][1] == pytest.approx(np.average(batch_accuracy[14:], weights=[50] * 14))

@@ -183,6 +183,12 @@ void bind_model(py::module_& m, const char* name) {
            py::arg("staircase"), py::arg("beta1"), py::arg("beta2"), py::arg("epsilon"),
            py::arg("seed"), py::arg("threads"))
       .def_property("threads", &Model<T>::threads, &Model<T>::set_threads)
+      .def_property(
+          "seed", [](const Model<T>& model) { return model.config().seed; },
+          [](Model<T>& model, std::uint64_t seed) {
+            std::unique_lock lock(model.mutex());
+            model.set_seed(seed);
+          })
       .def_property_readonly("state_slots",
                              [](const Model<T>& model) { return model.arena().state_slots; })
       .def_property_readonly("arena_size",

@@ -40,6 +40,8 @@ class Model {
   std::shared_mutex& mutex() const { return mutex_; }
 
   int threads() const { return threads_; }
+  // The seed keys shuffles and dropout; restored with a saved model so training resumes exactly.
+  void set_seed(std::uint64_t seed) { config_.seed = seed; }
   void set_threads(int threads);
 
   // Weights of `layer` drawn from `init` (scale: the stddev of normal and truncated_normal,

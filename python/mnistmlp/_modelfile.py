@@ -85,9 +85,11 @@ def read_model_file(path: PathLike) -> Tuple[Dict[str, Any], Dict[str, np.ndarra
             f"{path}: model file format version {version!r} is not supported by this mnistmlp "
             f"(it reads version {FORMAT_VERSION})"
         )
+    if FORMAT not in metadata:
+        raise ModelFileError(f"{path}: the model description (metadata '{FORMAT}') is missing")
     try:
         config = json.loads(metadata[FORMAT])
-    except (KeyError, json.JSONDecodeError) as exc:
+    except json.JSONDecodeError as exc:
         raise ModelFileError(f"{path}: its mnistmlp metadata is not valid JSON ({exc})") from None
     try:
         _check_config(config)

@@ -84,8 +84,10 @@ class History:
     """What :meth:`MLP.fit` measured, per epoch.
 
     ``history`` maps ``loss``, ``accuracy`` (over all of each epoch's batches, measured in the
-    forward pass before each update), ``val_loss`` and ``val_accuracy`` (when validation data
-    is given), ``seconds`` and ``samples_per_second`` to per-epoch lists. ``batch_loss`` and
+    forward pass before each update), ``loss_moving_average`` and ``accuracy_moving_average``
+    (at the epoch's end, TFLearn's displayed figures: an exponential moving average over about
+    the last ten batches), ``val_loss`` and ``val_accuracy`` (when validation data is given),
+    ``seconds`` and ``samples_per_second`` to per-epoch lists. ``batch_loss`` and
     ``batch_accuracy`` hold one array per epoch with each batch's figures (learning curves).
     """
 
@@ -257,8 +259,9 @@ class MLP:
         ``y``: integer labels (n,) or one-hot / soft targets (n, classes).
         ``verbose=1`` draws a live progress bar per epoch on a terminal (one line per epoch
         elsewhere); ``verbose=0`` prints nothing. Each callback may define
-        ``on_progress(progress)`` (called at most about every 0.1 s during an epoch with a
-        ``_core.EpochProgress``; return False to stop) and ``on_epoch_end(epoch, logs)``.
+        ``on_epoch_begin(epoch)``, ``on_progress(progress)`` (called at most about every 0.1 s
+        during an epoch with a ``_core.EpochProgress``; return False to stop) and
+        ``on_epoch_end(epoch, logs)``.
         Ctrl-C stops between two batches, leaves the model consistent and raises
         KeyboardInterrupt.
         """
@@ -273,11 +276,16 @@ class MLP:
         last_epoch = self.epochs_ + epochs
         for _ in range(epochs):
             epoch = self.epochs_ + 1
+            for callback in callbacks:
+                if hasattr(callback, "on_epoch_begin"):
+                    callback.on_epoch_begin(epoch)
             display = _EpochDisplay(epoch, last_epoch, X.shape[0], verbose)
             result = self._fit_epoch(X, y, batch_size, shuffle, display, callbacks)
             logs = {
                 "loss": result["loss"],
                 "accuracy": result["accuracy"],
+                "loss_moving_average": result["loss_average"],
+                "accuracy_moving_average": result["accuracy_average"],
                 "seconds": result["seconds"],
                 "samples_per_second": result["samples"] / max(result["seconds"], 1e-12),
             }
@@ -414,6 +422,30 @@ class MLP:
         model._load_state(config, tensors)
         return model
 
+    def load_weights(self, path, weights_only: bool = False) -> None:
+        """Load a model file written by :meth:`save` into this model.
+
+        The file's architecture must match this model's. With ``weights_only``, only the
+        weights and biases are read; otherwise the optimizer state and counters too (the
+        optimizer must then be of the same kind), so training resumes where it stopped.
+        """
+        config, tensors = read_model_file(path)
+        mine = self._file_config()
+        keys = ["layer_sizes", "activation", "output_activation", "dtype"] + ([] if weights_only else ["loss"])
+        for key in keys:
+            if config[key] != mine[key]:
+                raise ModelFileError(f"{path}: {key} is {config[key]!r} in the file but {mine[key]!r} in this model")
+        if weights_only:
+            for layer in range(self.n_layers):
+                self._engine.set_layer(layer, tensors[f"layers.{layer}.weight"], tensors[f"layers.{layer}.bias"])
+            return
+        if state_slots(config["optimizer"]) != state_slots(mine["optimizer"]):
+            raise ModelFileError(
+                f"{path}: saved with optimizer {config['optimizer']['name']!r}, whose state does not fit "
+                f"this model's {mine['optimizer']['name']!r} (load with weights_only=True)"
+            )
+        self._load_state(config, tensors)
+
     def _load_state(self, config: dict, tensors: Dict[str, np.ndarray]) -> None:
         """Weights, optimizer state and counters from a checked model file."""
         prefixes = ["layers"] + [f"optimizer.{slot}.layers" for slot in state_slots(config["optimizer"])]
@@ -422,6 +454,7 @@ class MLP:
             for layer in range(self.n_layers):
                 self._engine.set_layer(layer, tensors[f"{prefix}.{layer}.weight"], tensors[f"{prefix}.{layer}.bias"], engine_section)
         training = config["training"]
+        self.seed = self._engine.seed = config["seed"]
         self._engine.step = training["step"]
         self._engine.epoch = training["epoch"]
         self._engine.loss_average = training["loss_average"]

@@ -1,0 +1,5 @@
+"""TFLearn's datasets: MNIST."""
+
+from . import mnist
+
+__all__ = ["mnist"]

@@ -1,0 +1,5 @@
+"""TFLearn's model classes."""
+
+from .dnn import DNN
+
+__all__ = ["DNN"]
