@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import mnistmlp
+from _terminal import run_python
 from mnistmlp.datasets import mnist
 
 
@@ -187,3 +188,18 @@ def test_moving_averages_follow_tflearn_formula():
     assert history.history["accuracy_moving_average"][-1] == pytest.approx(accuracy_average, rel=1e-6)
     # ... and the epoch accuracy is over all of its batches' samples.
     assert history.history["accuracy"][1] == pytest.approx(np.average(batch_accuracy[14:], weights=[50] * 14))
+
+
+def test_verbose_progress_bar_on_a_terminal():
+    code = """
+import numpy as np, mnistmlp
+rng = np.random.default_rng(0)
+X = rng.random((30000, 784), dtype=np.float32)
+y = rng.integers(0, 10, 30000)
+mnistmlp.MLP([784, 256, 10], threads=1).fit(X, y, epochs=2, batch_size=4)
+"""
+    out = run_python(code, on_terminal=True)
+    assert out.count("\r") > 4, "the bar is redrawn in place"
+    assert "Epoch 1/2" in out and "Epoch 2/2" in out and "samples/s" in out
+    assert "loss" in out and "acc" in out
+    assert max(len(line) for line in out.split("\r")) <= 80, "fits an 80-column terminal"

@@ -105,8 +105,9 @@ def test_other_units_and_postfix(clock: FakeClock) -> None:
         bar.update(50)
         bar.set_postfix("loss 0.123")
     assert frames(out.getvalue())[-1] == (
-        "epoch 1:  25% [#####---------------] 50/200 batch 12.5 batch/s, 0:12 left loss 0.123"
+        "epoch 1:  25% [#####---------------] 50/200 12 batch/s, 0:12 left loss 0.123"
     )
+    assert bar.format(4.0, bar=False) == "epoch 1:  25% 50/200 12 batch/s, 0:12 left loss 0.123"
 
 
 def test_unknown_total_shows_count_and_rate(clock: FakeClock) -> None:

@@ -1,11 +1,9 @@
 """The TFLearn-compatible API: the notebook, TFLearn's defaults, errors, DNN features."""
 
 import inspect
-import io
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +11,7 @@ import pytest
 
 import mnistmlp
 import mnistmlp.tflearn as tflearn
+from _terminal import run_python
 from mnistmlp.tflearn.callbacks import Callback
 
 REPO = Path(__file__).resolve().parents[1]
@@ -353,27 +352,7 @@ model.fit(X, Y, n_epoch=2, batch_size=4, show_metric=True, validation_set=0.05)
 
 
 def run_display(use_pty: bool) -> str:
-    cmd = [sys.executable, "-c", DISPLAY_SCRIPT]
-    if not use_pty:
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=True).stdout
-    import pty
-
-    main, child = pty.openpty()
-    proc = subprocess.Popen(cmd, stdout=child, stderr=subprocess.PIPE, close_fds=True)
-    os.close(child)
-    chunks = []
-    while True:
-        try:
-            data = os.read(main, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not data:
-            break
-        chunks.append(data)
-    proc.wait(timeout=300)
-    os.close(main)
-    assert proc.returncode == 0, proc.stderr.read().decode()
-    return b"".join(chunks).decode()
+    return run_python(DISPLAY_SCRIPT, on_terminal=use_pty)
 
 
 def test_display_off_a_terminal_prints_one_block_per_epoch():

@@ -117,11 +117,12 @@ class ProgressBar:
     ) -> None:
         self.close()
 
-    def format(self, elapsed: float) -> str:
-        """The line the bar shows after ``elapsed`` seconds (without ``\\r`` or padding)."""
+    def format(self, elapsed: float, bar: bool = True) -> str:
+        """The line the bar shows after ``elapsed`` seconds (without ``\\r`` or padding);
+        ``bar=False`` leaves out the ``[###---]`` graphic, for narrow terminals."""
         size = format_bytes if self.unit == "B" else (lambda n: f"{n:,.0f}")
         rate = self.count / elapsed if elapsed > 0 else 0.0
-        rate_text = f"{size(rate)}/s" if self.unit == "B" else f"{rate:,.1f} {self.unit}/s"
+        rate_text = f"{size(rate)}/s" if self.unit == "B" else f"{rate:,.0f} {self.unit}/s"
         parts = [f"{self.desc}:"] if self.desc else []
         if self.total is None:
             parts.append(size(self.count) if self.unit == "B" else f"{size(self.count)} {self.unit}")
@@ -129,9 +130,9 @@ class ProgressBar:
         else:
             fraction = min(self.count / self.total, 1.0)
             filled = int(fraction * BAR_WIDTH)
-            parts.append(f"{fraction:4.0%} [{'#' * filled}{'-' * (BAR_WIDTH - filled)}]")
-            counts = f"{size(self.count)}/{size(self.total)}"
-            parts.append(counts if self.unit == "B" else f"{counts} {self.unit}")
+            graphic = f" [{'#' * filled}{'-' * (BAR_WIDTH - filled)}]" if bar else ""
+            parts.append(f"{fraction:4.0%}{graphic}")
+            parts.append(f"{size(self.count)}/{size(self.total)}")
             if self.count >= self.total or rate == 0:
                 timing = f"{format_duration(elapsed)} elapsed"
             else:
@@ -152,7 +153,9 @@ class ProgressBar:
         self._last_draw = now
         # A line wider than the terminal wraps, and '\r' then only rewinds its last part.
         width = shutil.get_terminal_size().columns - 1
-        line = self.format(now - self._start)[:width]
+        line = self.format(now - self._start)
+        if len(line) > width:
+            line = self.format(now - self._start, bar=False)[:width]
         # Blank out what is left of a longer previous line.
         self.file.write("\r" + line + " " * (self._drawn_width - len(line)))
         self.file.flush()
