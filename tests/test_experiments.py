@@ -1,0 +1,85 @@
+"""The width / depth / optimizer study, on a small slice of MNIST so the suite stays fast."""
+
+import json
+
+import numpy as np
+import pytest
+
+from mnistmlp import experiments
+
+FIELDS = {"hidden", "activation", "optimizer", "learning_rate", "batch_size", "epochs", "seed",
+          "train_accuracy_displayed", "train_accuracy", "validation_accuracy", "test_accuracy", "test_loss",
+          "seconds", "samples_per_second", "curve", "predicted_class_histogram"}
+
+
+@pytest.fixture(scope="module")
+def small_data(mnist_dir):
+    from mnistmlp.datasets import mnist
+
+    return mnist.read_data_sets(mnist_dir)
+
+
+def test_tutorial_preset_on_a_slice(small_data, tmp_path):
+    study = experiments.run_preset("tutorial", seeds=2, out_dir=tmp_path, plot=True, data=small_data,
+                                   train_limit=3000, progress=False)
+    assert len(study.records) == 8
+    names = [r["name"] for r in study.records]
+    assert names == ["1×100 relu SGD"] * 2 + ["1×10 relu SGD"] * 2 + ["2×100 relu SGD"] * 2 + ["2×100 relu Adam"] * 2
+    for record in study.records:
+        assert FIELDS <= set(record)
+        assert record["batch_size"] == 10 and record["epochs"] == 1 and record["learning_rate"] == 0.001
+        assert record["weight_init"] == "truncated_normal" and record["clip_norm"] == 5.0
+        assert 0 <= record["train_accuracy_displayed"] <= 1 and 0 <= record["test_accuracy"] <= 1
+        assert record["curve"]["samples"] == [1000, 2000, 3000]
+        assert sum(record["predicted_class_histogram"]) == 10000
+    assert [r["seed"] for r in study.records[:2]] == [0, 1]
+    assert study.records[0]["hidden"] == [100] and study.records[4]["hidden"] == [100, 100]
+    # Adam trains the deep network even on a slice; plain SGD at lr 0.001 does not.
+    assert study.records[6]["test_accuracy"] > study.records[4]["test_accuracy"] + 0.3
+
+    written = {p.name for p in study.files}
+    assert written == {"results.json", "results.md", "learning_curves.png"}
+    assert json.loads((tmp_path / "results.json").read_text())[0]["name"] == "1×100 relu SGD"
+    table = (tmp_path / "results.md").read_text()
+    assert "| 1×100 relu SGD |" in table and "69.5%" in table and "96.44%" in table
+    assert "moving average of about the last ten batch" in table
+    assert "Width adds capacity" in table and "predicted-class histogram" in table and "Adam rescues it" in table
+    assert (tmp_path / "learning_curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_grid_and_heatmap(small_data, tmp_path):
+    records = experiments.run_grid(widths=[8, 16], depths=[1, 2], optimizers=["sgd", "adam"],
+                                   learning_rates={"sgd": [0.1], "adam": [0.001]}, batch_size=32, epochs=1,
+                                   seeds=[0], data=small_data, train_limit=1000, progress=False)
+    assert len(records) == 8
+    assert {(tuple(r["hidden"]), r["optimizer"]) for r in records} == {
+        ((w,) * d, o) for w in (8, 16) for d in (1, 2) for o in ("sgd", "adam")}
+    table = experiments.grid_table(records)
+    assert "| width \\ depth | 1 | 2 |" in table and "SGD, learning rate 0.1" in table
+    png = experiments.plot_heatmaps(records, tmp_path / "heatmap.png")
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_plots_are_skipped_with_a_message_without_matplotlib(small_data, tmp_path, monkeypatch):
+    monkeypatch.setattr(experiments, "_pyplot", lambda: None)
+    study = experiments.run_preset("tutorial", seeds=1, out_dir=tmp_path, plot=True, data=small_data,
+                                   train_limit=200, progress=False)
+    assert "matplotlib is not installed" in study.plot_message
+    assert {p.name for p in study.files} == {"results.json", "results.md"}
+
+
+def test_curve_windows_weight_partial_batches():
+    curve = experiments._curve(np.array([1.0, 2.0, 3.0, 4.0]), np.array([0.0, 1.0, 0.0, 1.0]), batch_size=4, n=6,
+                               every=6)
+    # Two epochs of 6 samples: batches of 4 and 2.
+    assert curve == {"samples": [6, 12], "loss": [pytest.approx(4 / 3), pytest.approx(10 / 3)],
+                     "accuracy": [pytest.approx(1 / 3), pytest.approx(1 / 3)]}
+
+
+def test_bad_study_arguments():
+    with pytest.raises(ValueError, match="unknown preset 'huge'"):
+        experiments.run_preset("huge")
+    with pytest.raises(ValueError, match="seeds must be a positive integer"):
+        experiments.run_preset("tutorial", seeds=0)
+    with pytest.raises(ValueError, match="at least one configuration"):
+        experiments.run_configs([], [0])
