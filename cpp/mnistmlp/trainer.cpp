@@ -69,24 +69,21 @@ EpochResult train_epoch(Model<T>& model, const InputView& x, const TargetView<T>
   };
 
   const auto start = clock::now();
-  auto last_report = start;
+  const auto interval = std::chrono::duration_cast<clock::duration>(
+      std::chrono::duration<double>(progress ? report_interval : 1e9));
   p.step = state.step;
   model.backend().begin_epoch(x, y, order.data(), batch_size);
   index_t launched = 0;
-  for (; launched < batches; ++launched) {
-    const index_t first = launched * batch_size;
-    model.backend().train_batch(launched, first, std::min(batch_size, x.rows - first),
-                                state.step);
-    ++state.step;
-    const auto now = clock::now();
-    if (progress && std::chrono::duration<double>(now - last_report).count() >= report_interval &&
-        launched + 1 < batches) {
-      last_report = now;
-      account(launched + 1);
-      p.seconds = std::chrono::duration<double>(now - start).count();
+  while (launched < batches) {
+    const index_t next =
+        model.backend().train_batches(launched, batches, state.step, clock::now() + interval);
+    state.step += next - launched;
+    launched = next;
+    if (progress && launched < batches) {
+      account(launched);
+      p.seconds = std::chrono::duration<double>(clock::now() - start).count();
       if (!progress(p)) {
         result.stopped = true;
-        ++launched;
         break;
       }
     }

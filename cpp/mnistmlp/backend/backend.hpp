@@ -1,9 +1,10 @@
 // The seam between the trainer and the hardware. The trainer (trainer.cpp) decides the order
-// of rows, cuts batches, keeps the running averages and reports progress; a backend runs
-// batches and inference. A backend may run asynchronously (a GPU queues work): train_batch
-// may return before the batch is done, and read_metrics waits for the batches it reads.
+// of rows, keeps the running averages and reports progress; a backend runs batches and
+// inference. A backend may run asynchronously (a GPU queues work): train_batches may return
+// before its batches are done, and read_metrics waits for the batches it reads.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -47,12 +48,18 @@ class Backend {
  public:
   virtual ~Backend() = default;
 
-  // The epoch trains the rows of x in `order` (size x.rows), in batches of batch_size.
+  using Clock = std::chrono::steady_clock;
+
+  // The epoch trains the rows of x in `order` (size x.rows), in batches of batch_size: batch
+  // b covers order[b * batch_size, min(rows, (b + 1) * batch_size)).
   virtual void begin_epoch(const InputView& x, const TargetView<T>& y, const index_t* order,
                            index_t batch_size) = 0;
-  // Batch number `batch` covers order[first, first + count); `step` counts the updates done
-  // before it (it drives learning-rate decay, Adam's bias correction and dropout masks).
-  virtual void train_batch(index_t batch, index_t first, index_t count, std::int64_t step) = 0;
+  // Trains batches [begin, end) in order; `step` counts the updates done before batch
+  // `begin` (it drives learning-rate decay, Adam's bias correction and dropout masks). May
+  // stop after any batch once `deadline` has passed, so the trainer can report progress;
+  // returns the number of the next batch to train (end when all were trained or queued).
+  virtual index_t train_batches(index_t begin, index_t end, std::int64_t step,
+                                Clock::time_point deadline) = 0;
   // Metrics of batches [begin, end) of the current epoch, waiting for them if needed.
   virtual void read_metrics(index_t begin, index_t end, BatchMetrics* out) = 0;
   virtual void end_epoch() = 0;

@@ -80,6 +80,7 @@ class CpuBackend final : public Backend<T> {
 
   void begin_epoch(const InputView& x, const TargetView<T>& y, const index_t* order,
                    index_t batch_size) override {
+    batch_size_ = batch_size;
     x_ = x;
     y_ = y;
     order_ = order;
@@ -89,20 +90,15 @@ class CpuBackend final : public Backend<T> {
     metrics_.assign((x.rows + batch_size - 1) / batch_size, BatchMetrics{});
   }
 
-  void train_batch(index_t batch, index_t first, index_t count, std::int64_t step) override {
-    Workspace<T>& ws = training_;
-    BatchMetrics metrics;
-#pragma omp parallel num_threads(model_.threads())
-    {
-      cpu::gather_inputs(ws.inputs, x_, order_, first, count);
-      cpu::gather_targets(ws.labels.data(), ws.targets, y_, order_, first, count);
-      forward(ws, count, step);
-      const double loss = loss_and_backward(ws, count, metrics);
-      update(ws, step);
-#pragma omp master
-      metrics.loss = loss;
+  index_t train_batches(index_t begin, index_t end, std::int64_t step,
+                        typename Backend<T>::Clock::time_point deadline) override {
+    for (index_t batch = begin; batch < end;) {
+      const index_t first = batch * batch_size_;
+      train_batch(batch, first, std::min(batch_size_, x_.rows - first), step++);
+      ++batch;
+      if (Backend<T>::Clock::now() >= deadline) return batch;
     }
-    metrics_[batch] = metrics;
+    return end;
   }
 
   void read_metrics(index_t begin, index_t end, BatchMetrics* out) override {
@@ -167,6 +163,22 @@ class CpuBackend final : public Backend<T> {
 
  private:
   const ModelConfig& config() const { return model_.config(); }
+
+  void train_batch(index_t batch, index_t first, index_t count, std::int64_t step) {
+    Workspace<T>& ws = training_;
+    BatchMetrics metrics;
+#pragma omp parallel num_threads(model_.threads())
+    {
+      cpu::gather_inputs(ws.inputs, x_, order_, first, count);
+      cpu::gather_targets(ws.labels.data(), ws.targets, y_, order_, first, count);
+      forward(ws, count, step);
+      const double loss = loss_and_backward(ws, count, metrics);
+      update(ws, step);
+#pragma omp master
+      metrics.loss = loss;
+    }
+    metrics_[batch] = metrics;
+  }
 
   // Runs body(ws, first, count) inside one parallel region over chunks of x's rows, with a
   // workspace of its own so concurrent callers never share buffers.
@@ -281,6 +293,7 @@ class CpuBackend final : public Backend<T> {
   InputView x_;
   TargetView<T> y_;
   const index_t* order_ = nullptr;
+  index_t batch_size_ = 1;
   std::vector<BatchMetrics> metrics_;
 };
 
