@@ -1,0 +1,8 @@
+"""``python -m mnistmlp``: the ``mnistmlp`` command line (see :mod:`mnistmlp.cli`)."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

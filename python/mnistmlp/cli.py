@@ -1,0 +1,595 @@
+"""The ``mnistmlp`` command line (also ``python -m mnistmlp``).
+
+::
+
+    mnistmlp train --hidden 100 --optimizer adam --epochs 5 --save model.safetensors
+    mnistmlp predict model.safetensors --split test
+    mnistmlp experiments --preset tutorial --seeds 3 --out results --plot
+    mnistmlp data [info|verify|fetch] [--data-dir DIR]
+    mnistmlp info
+
+Every command reads MNIST from the data directory (``--data-dir``, else ``$MNISTMLP_DATA``,
+else ``~/.cache/mnistmlp/mnist``); only ``data fetch`` downloads. Errors print one line on
+stderr (``mnistmlp <command>: error: ...``) and exit with a non-zero status: 2 for bad
+options, 1 for missing or bad data and model files, 130 when interrupted with Ctrl-C.
+
+:func:`main` takes the argument list and returns the exit status, so it can be called
+in-process as well.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+__all__ = ["main", "build_parser", "CommandError"]
+
+PROG = "mnistmlp"
+MNIST_FEATURES = 784
+MNIST_CLASSES = 10
+TRAIN_SIZE = 55000  # the training split of read_data_sets: the 60,000 less 5,000 for validation
+VALIDATION_SIZE = 5000
+SPLITS = ("test", "train", "validation")
+
+
+class CommandError(Exception):
+    """A problem the user can fix, reported as one line and exit status ``status``."""
+
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class _UsageError(Exception):
+    """Raised by the parsers instead of printing usage and exiting."""
+
+    def __init__(self, prog: str, message: str) -> None:
+        super().__init__(message)
+        self.prog = prog
+
+
+# -- argument types: each refuses a bad value with a message naming what is expected --------
+
+
+def _number(text: str, kind: Callable, what: str) -> float:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    value = _number(text, int, "an integer >= 1")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    value = _number(text, int, "an integer >= 0")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = _number(text, float, "a number > 0")
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    value = _number(text, float, "a number >= 0")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
+    return value
+
+
+def fraction(text: str) -> float:
+    value = _number(text, float, "a number in [0, 1)")
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1), got {text}")
+    return value
+
+
+# -- the parser ---------------------------------------------------------------------------
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the descriptions' and epilogs' line breaks; shows each option's default unless
+    its help already speaks of it or there is none to show (None, False)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if ("default" in text or default is None or default is False or default is argparse.SUPPRESS
+                or not action.option_strings and action.nargs not in ("?", "*")):
+            return text
+        shown = " ".join(map(str, default)) if isinstance(default, list) else default
+        return f"{text} (default: {shown})"
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors become :class:`_UsageError` (one line, no usage dump)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise _UsageError(self.prog, message)
+
+
+def _epilog(*examples: str) -> str:
+    return "examples:\n" + "\n".join(f"  {line}" for line in examples)
+
+
+def _add_data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir", metavar="DIR", default=None,
+        help="folder of the four MNIST files, gzipped or not (default: $MNISTMLP_DATA, "
+             "else ~/.cache/mnistmlp/mnist)",
+    )
+
+
+def _add_threads(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--threads", type=non_negative_int, default=0, metavar="N",
+        help="threads the engine uses; 0 uses every core (results are identical for any count)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of the whole command line."""
+    from . import __version__
+    from .model import ACTIVATIONS, WEIGHT_INITS
+
+    parser = _Parser(
+        prog=PROG,
+        formatter_class=_Formatter,
+        description="Train and use multilayer perceptrons on MNIST with mnistmlp's multithreaded C++ engine.",
+        epilog=_epilog(
+            "mnistmlp data fetch                         # download MNIST once",
+            "mnistmlp train --hidden 100 --epochs 5 --save model.safetensors",
+            "mnistmlp predict model.safetensors",
+            "mnistmlp experiments --preset tutorial --plot",
+            "mnistmlp <command> --help                   # the options of a command",
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}",
+                        help="print the version and exit")
+    commands = parser.add_subparsers(dest="command", metavar="<command>", title="commands")
+
+    # train ---------------------------------------------------------------------------------
+    train = commands.add_parser(
+        "train", formatter_class=_Formatter, help="train a network on MNIST, report test accuracy, save it",
+        description=(
+            "Train a multilayer perceptron on MNIST's 55,000 training images, showing a progress\n"
+            "bar and the validation loss and accuracy (5,000 held-out images) after each epoch;\n"
+            "then print the accuracy on the 10,000 test images and optionally save the model."
+        ),
+        epilog=_epilog(
+            "mnistmlp train --hidden 100 --activation relu --optimizer adam --lr 0.001 \\",
+            "    --epochs 5 --batch-size 32 --threads 2 --seed 0 --save model.safetensors",
+            "mnistmlp train --hidden 256 128 --dropout 0.2 --epochs 10",
+            "mnistmlp train --optimizer sgd --lr 0.1 --momentum 0.9 --train-limit 10000",
+        ),
+    )
+    train.add_argument("--hidden", type=positive_int, nargs="*", default=[100], metavar="WIDTH",
+                       help="width of each hidden layer: '--hidden 100 100' makes two; '--hidden' "
+                            "alone makes none (softmax regression)")
+    train.add_argument("--activation", choices=ACTIVATIONS, default="relu",
+                       help="activation of the hidden layers")
+    train.add_argument("--optimizer", choices=("adam", "sgd"), default="adam", help="the optimizer")
+    train.add_argument("--lr", type=positive_float, default=None, metavar="RATE",
+                       help="learning rate (default: the optimizer's own, 0.001 for adam, 0.01 for sgd)")
+    train.add_argument("--momentum", type=fraction, default=0.0, metavar="M",
+                       help="momentum in [0, 1), for --optimizer sgd only")
+    train.add_argument("--nesterov", action="store_true",
+                       help="Nesterov momentum (with --optimizer sgd and --momentum > 0)")
+    train.add_argument("--epochs", type=positive_int, default=5, metavar="N", help="passes over the training images")
+    train.add_argument("--batch-size", type=positive_int, default=32, metavar="N", help="images per update")
+    train.add_argument("--weight-init", choices=tuple(WEIGHT_INITS), default="he_normal",
+                       help="how the weights start (biases start at zero)")
+    train.add_argument("--dropout", type=fraction, default=0.0, metavar="P",
+                       help="dropout probability on the hidden layers' outputs while training, in [0, 1)")
+    train.add_argument("--weight-decay", type=non_negative_float, default=0.0, metavar="L2",
+                       help="L2 penalty on the weights: weight_decay * sum(W**2) / 2")
+    train.add_argument("--clip-norm", type=positive_float, default=None, metavar="NORM",
+                       help="clip the gradient to this global norm before each update (default: no clipping)")
+    train.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="floating-point precision")
+    train.add_argument("--seed", type=non_negative_int, default=0, metavar="N",
+                       help="seed of the initial weights, the shuffles and dropout")
+    _add_threads(train)
+    train.add_argument("--train-limit", type=positive_int, default=None, metavar="N",
+                       help=f"train on only the first N of the {TRAIN_SIZE:,} training images (quick runs)")
+    _add_data_dir(train)
+    train.add_argument("--save", metavar="PATH", default=None,
+                       help="save the trained model to this safetensors file (default: do not save)")
+    train.add_argument("-q", "--quiet", action="store_true",
+                       help="no progress bar or per-epoch lines, only the final results")
+    train.set_defaults(handler=cmd_train)
+
+    # experiments ---------------------------------------------------------------------------
+    experiments = commands.add_parser(
+        "experiments", formatter_class=_Formatter, help="run a preset study over several seeds, write a table",
+        description=(
+            "Run a preset study (several networks, each trained with several seeds), print its\n"
+            "results as a Markdown table and write results.json and results.md (and, with --plot,\n"
+            "PNG figures) to the --out folder. Presets: 'tutorial' (the TFLearn notebook's\n"
+            "network and its variations) and 'grid' (a grid of widths and learning rates)."
+        ),
+        epilog=_epilog(
+            "mnistmlp experiments --preset tutorial",
+            "mnistmlp experiments --preset grid --seeds 5 --out grid-results --plot",
+            "mnistmlp experiments --preset tutorial --seeds 1 --train-limit 5000   # a quick look",
+        ),
+    )
+    experiments.add_argument("--preset", default="tutorial", metavar="NAME",
+                             help="the study to run: 'tutorial' or 'grid'")
+    experiments.add_argument("--seeds", type=positive_int, default=None, metavar="N",
+                             help="seeds per configuration (default: the preset's own)")
+    experiments.add_argument("--out", metavar="DIR", default=None,
+                             help="write results.json, results.md and the figures into this folder (default: write no "
+                                  "files, only print the table)")
+    experiments.add_argument("--plot", action="store_true", help="also draw PNG figures (needs matplotlib)")
+    _add_threads(experiments)
+    experiments.add_argument("--train-limit", type=positive_int, default=None, metavar="N",
+                             help="train on only the first N training images (quick runs)")
+    _add_data_dir(experiments)
+    experiments.set_defaults(handler=cmd_experiments)
+
+    # predict -------------------------------------------------------------------------------
+    predict = commands.add_parser(
+        "predict", formatter_class=_Formatter, help="evaluate a saved model: accuracy and confusion matrix",
+        description=(
+            "Load a model saved by 'mnistmlp train --save' (or MLP.save / DNN.save), classify an\n"
+            "MNIST split and print its accuracy, the 10x10 confusion matrix (rows: true label,\n"
+            "columns: predicted label) and each digit's accuracy."
+        ),
+        epilog=_epilog("mnistmlp predict model.safetensors", "mnistmlp predict model.safetensors --split validation"),
+    )
+    predict.add_argument("model", metavar="MODEL", help="the model file (safetensors)")
+    predict.add_argument("--split", choices=SPLITS, default="test",
+                         help="the images to classify: test (10,000), train (55,000) or validation "
+                              "(5,000, the first images of MNIST's training file)")
+    _add_threads(predict)
+    _add_data_dir(predict)
+    predict.set_defaults(handler=cmd_predict)
+
+    # data ----------------------------------------------------------------------------------
+    data = commands.add_parser(
+        "data", formatter_class=_Formatter, help="show, verify or download the MNIST files",
+        description=(
+            "info:   show the data directory, how it was chosen, and whether each of the four\n"
+            "        files is present and valid (the default);\n"
+            "verify: check every file (IDX header, size, labels, SHA-256); exit 1 if any is\n"
+            "        missing or invalid;\n"
+            "fetch:  download the missing files into the data directory, then verify all four."
+        ),
+        epilog=_epilog("mnistmlp data", "mnistmlp data verify --data-dir ~/datasets/mnist", "mnistmlp data fetch"),
+    )
+    data.add_argument("action", nargs="?", choices=("info", "verify", "fetch"), default="info",
+                      help="what to do")
+    _add_data_dir(data)
+    data.set_defaults(handler=cmd_data)
+
+    # info ----------------------------------------------------------------------------------
+    info = commands.add_parser(
+        "info", formatter_class=_Formatter, help="show how mnistmlp was built",
+        description="Show the build configuration of mnistmlp's C++ engine (compiler, SIMD, OpenMP,\n"
+                    "default thread count) and the Python and NumPy it runs under.",
+        epilog=_epilog("mnistmlp info"),
+    )
+    info.set_defaults(handler=cmd_info)
+    return parser
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def _out(*args, **kwargs) -> None:
+    print(*args, **kwargs, flush=True)
+
+
+def _check_data(data_dir: Optional[str]) -> None:
+    """Fail with one helpful line when MNIST files are missing (nothing is downloaded)."""
+    from .datasets import mnist
+
+    missing = [file.name for file in mnist.MNIST.files if mnist.MNIST.locate(file, data_dir) is None]
+    if missing:
+        where = " or ".join(str(d) for d in mnist.MNIST.search_dirs(data_dir))
+        fetch = "mnistmlp data fetch" + (f" --data-dir {data_dir}" if data_dir else "")
+        raise CommandError(
+            f"MNIST files missing from {where}: {', '.join(missing)}. Run '{fetch}' to download "
+            "them, or point --data-dir (or MNISTMLP_DATA) at a folder that has them."
+        )
+
+
+def _load_split(split: str, data_dir: Optional[str]):
+    """(images uint8 (n, 28, 28), labels) of ``split``: train, validation (as read_data_sets) or test."""
+    from .datasets import mnist
+
+    if split == "test":
+        return mnist.load_mnist("test", data_dir, download=False)
+    images, labels = mnist.load_mnist("train", data_dir, download=False)
+    if split == "validation":
+        return images[:VALIDATION_SIZE], labels[:VALIDATION_SIZE]
+    return images[VALIDATION_SIZE:], labels[VALIDATION_SIZE:]
+
+
+def _check_save_path(path: str) -> None:
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise CommandError(f"--save {path}: is a folder; give a file name such as {target / 'model.safetensors'}", 2)
+    parent = target.parent
+    if not parent.is_dir():
+        raise CommandError(f"--save {path}: the folder {parent} does not exist", 2)
+    if not os.access(parent, os.W_OK):
+        raise CommandError(f"--save {path}: the folder {parent} is not writable", 2)
+
+
+def confusion_matrix(labels, predictions, classes: int = MNIST_CLASSES):
+    """Counts ``[true, predicted]`` as a (classes, classes) int64 array."""
+    import numpy as np
+
+    matrix = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(matrix, (np.asarray(labels, dtype=np.intp), np.asarray(predictions, dtype=np.intp)), 1)
+    return matrix
+
+
+def format_confusion_matrix(matrix) -> str:
+    """The matrix as an aligned text table, with each row's total and accuracy at its right."""
+    classes = matrix.shape[0]
+    width = max(5, len(str(int(matrix.max()))) + 1)
+    head = "true\\pred"
+    lines = [head + "".join(f"{c:>{width}}" for c in range(classes)) + " |   total  accuracy"]
+    for true in range(classes):
+        row = matrix[true]
+        total = int(row.sum())
+        accuracy = f"{row[true] / total:9.4f}" if total else "        -"
+        lines.append(f"{true:>{len(head)}}" + "".join(f"{int(n):>{width}}" for n in row) + f" | {total:7d} {accuracy}")
+    return "\n".join(lines)
+
+
+# -- commands -----------------------------------------------------------------------------
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from . import optimizers
+    from .model import MLP
+
+    if args.optimizer != "sgd" and (args.momentum or args.nesterov):
+        raise CommandError("--momentum and --nesterov apply to --optimizer sgd only", 2)
+    if args.nesterov and not args.momentum:
+        raise CommandError("--nesterov needs --momentum > 0", 2)
+    if args.save is not None:
+        _check_save_path(args.save)
+    _check_data(args.data_dir)
+
+    if args.optimizer == "sgd":
+        optimizer = optimizers.SGD(momentum=args.momentum, nesterov=args.nesterov)
+    else:
+        optimizer = optimizers.Adam()
+    if args.lr is not None:
+        optimizer = optimizers.get(optimizer, args.lr)
+
+    start = time.monotonic()
+    X_train, y_train = _load_split("train", args.data_dir)
+    X_val, y_val = _load_split("validation", args.data_dir)
+    X_test, y_test = _load_split("test", args.data_dir)
+    if args.train_limit is not None:
+        X_train, y_train = X_train[: args.train_limit], y_train[: args.train_limit]
+
+    model = MLP(
+        [MNIST_FEATURES, *args.hidden, MNIST_CLASSES], activation=args.activation, optimizer=optimizer,
+        weight_init=args.weight_init, dropout=args.dropout, weight_decay=args.weight_decay,
+        clip_norm=args.clip_norm, seed=args.seed, threads=args.threads, dtype=args.dtype,
+    )
+    from .datasets import mnist
+
+    _out(f"MNIST from {mnist.data_dir(args.data_dir)}: {len(X_train):,} training, {len(X_val):,} validation, "
+         f"{len(X_test):,} test images (loaded in {time.monotonic() - start:.1f}s)")
+    _out(f"Model: {model!r}, {args.weight_init} initialisation, seed {args.seed}, {model.threads} threads")
+    _out(f"Training for {args.epochs} epoch{'s' if args.epochs != 1 else ''} in batches of {args.batch_size}")
+    history = model.fit(X_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
+                        validation_data=(X_val, y_val), verbose=0 if args.quiet else 1)
+    seconds = sum(history.history["seconds"])
+    result = model.evaluate(X_test, y_test)
+    _out(f"Training took {seconds:.1f}s ({len(X_train) * len(history.epoch) / max(seconds, 1e-9):,.0f} samples/s); "
+         f"final validation accuracy {history.history['val_accuracy'][-1]:.4f}")
+    _out(f"Test accuracy: {result['accuracy']:.4f} (loss {result['loss']:.4f}) on {len(X_test):,} images")
+    if args.save is not None:
+        model.save(Path(args.save).expanduser())
+        _out(f"Saved the model to {args.save}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from .model import MLP
+
+    model = MLP.load(Path(args.model).expanduser(), threads=args.threads)
+    if model.layer_sizes[0] != MNIST_FEATURES or model.layer_sizes[-1] != MNIST_CLASSES:
+        raise CommandError(
+            f"{args.model}: the model takes {model.layer_sizes[0]} inputs and gives {model.layer_sizes[-1]} "
+            f"outputs; MNIST needs {MNIST_FEATURES} inputs and {MNIST_CLASSES} outputs"
+        )
+    _check_data(args.data_dir)
+    images, labels = _load_split(args.split, args.data_dir)
+    start = time.monotonic()
+    predictions = model.predict(images)
+    seconds = time.monotonic() - start
+    matrix = confusion_matrix(labels, predictions)
+    correct = int(matrix.trace())
+    _out(f"Model: {args.model}: {model!r}")
+    _out(f"Accuracy on the {args.split} split: {correct / len(labels):.4f} ({correct:,}/{len(labels):,} correct, "
+         f"predicted in {seconds:.2f}s)")
+    _out("")
+    _out("Confusion matrix (rows: true label, columns: predicted label; right: each digit's count and accuracy):")
+    _out(format_confusion_matrix(matrix))
+    per_class = [matrix[d, d] / max(int(matrix[d].sum()), 1) for d in range(MNIST_CLASSES)]
+    worst = min(range(MNIST_CLASSES), key=lambda d: per_class[d])
+    off = matrix.copy()
+    for d in range(MNIST_CLASSES):
+        off[d, d] = 0
+    true, predicted = divmod(int(off.argmax()), MNIST_CLASSES)
+    _out("")
+    _out(f"Hardest digit: {worst} ({per_class[worst]:.4f}); most common mistake: {true} read as {predicted} "
+         f"({int(off[true, predicted])} times)")
+    return 0
+
+
+def _data_dir_origin(data_dir: Optional[str]) -> str:
+    if data_dir is not None:
+        return "the --data-dir argument"
+    if os.environ.get("MNISTMLP_DATA"):
+        return "the MNISTMLP_DATA environment variable"
+    return "the default cache ($XDG_CACHE_HOME/mnistmlp/mnist, else ~/.cache/mnistmlp/mnist); set MNISTMLP_DATA or --data-dir to change it"
+
+
+def _print_status(report) -> None:
+    width = max(len(entry.name) for entry in report)
+    for entry in report:
+        if not entry.present:
+            _out(f"  {entry.name:<{width}}  missing")
+        elif entry.valid:
+            _out(f"  {entry.name:<{width}}  ok       {entry.path}")
+        else:
+            problem = " ".join(str(entry.problem).split())
+            _out(f"  {entry.name:<{width}}  INVALID  {entry.path}\n  {'':<{width}}           {problem}")
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from .datasets import mnist
+
+    folder = mnist.data_dir(args.data_dir)
+    if args.action == "fetch":
+        _out(f"Fetching MNIST into {folder}")
+        report = mnist.fetch(args.data_dir)
+        _print_status(report)
+        _out("All 4 MNIST files are present and valid.")
+        return 0
+    exists = "" if folder.is_dir() else " (does not exist yet)"
+    _out(f"MNIST data directory: {folder}{exists}")
+    _out(f"  chosen by {_data_dir_origin(args.data_dir)}")
+    report = mnist.status(args.data_dir)
+    _print_status(report)
+    bad = [entry for entry in report if not entry.valid]
+    fetch = "mnistmlp data fetch" + (f" --data-dir {args.data_dir}" if args.data_dir else "")
+    if not bad:
+        _out("All 4 MNIST files are present and valid.")
+        return 0
+    missing = sum(not entry.present for entry in bad)
+    invalid = len(bad) - missing
+    summary = ", ".join(part for part in (f"{missing} missing" if missing else "", f"{invalid} invalid" if invalid else "") if part)
+    advice = f"run '{fetch}' to download the missing files" if missing else ""
+    if invalid:
+        advice += ("; " if advice else "") + "delete the invalid files and fetch them again"
+    if args.action == "verify":
+        raise CommandError(f"MNIST data in {folder} is incomplete or invalid ({summary}): {advice}")
+    _out(f"{len(bad)} of 4 files not usable ({summary}): {advice}.")
+    return 0
+
+
+def cmd_experiments(args: argparse.Namespace) -> int:
+    try:
+        from . import experiments
+    except ImportError as exc:
+        raise CommandError(f"the experiments module is not available in this installation: {exc}") from None
+    presets = getattr(experiments, "PRESETS", {})
+    if args.preset not in presets:
+        raise CommandError(f"unknown preset {args.preset!r}; choose from: {', '.join(presets)}", 2)
+    _check_data(args.data_dir)
+    study = experiments.run_preset(
+        args.preset, seeds=args.seeds, out_dir=args.out, plot=args.plot, data_dir=args.data_dir,
+        threads=args.threads or None, progress=True, train_limit=args.train_limit,
+    )
+    _out("")
+    _out(study.table.rstrip("\n"))
+    _out("")
+    files = list(getattr(study, "files", []) or [])
+    if files:
+        _out(f"Files written to {args.out}:")
+        for path in files:
+            _out(f"  {path}")
+    else:
+        _out("No files written (give --out DIR to keep results.json and results.md).")
+    if getattr(study, "plot_message", None):
+        _out(f"Note: {study.plot_message}")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from ._config import show_config
+
+    show_config()
+    return 0
+
+
+# -- entry point --------------------------------------------------------------------------
+
+
+def _one_line(message: str) -> str:
+    return " ".join(str(message).split())
+
+
+def _error(prog: str, message: str) -> None:
+    print(f"{prog}: error: {_one_line(message)}", file=sys.stderr, flush=True)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the command line ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
+    from . import ModelFileError
+    from .datasets import DataError
+
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # name the command whose options these are not
+            prog = f"{PROG} {args.command}" if getattr(args, "command", None) else PROG
+            raise _UsageError(prog, f"unrecognized arguments: {' '.join(extra)}")
+    except _UsageError as exc:
+        _error(exc.prog, f"{exc} (see '{exc.prog} --help')")
+        return 2
+    except SystemExit as exc:  # --help, --version
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 2
+    if args.command is None:
+        _error(PROG, f"a command is required: train, experiments, predict, data or info (see '{PROG} --help')")
+        return 2
+    prog = f"{PROG} {args.command}"
+    try:
+        return args.handler(args)
+    except CommandError as exc:
+        _error(prog, str(exc))
+        return exc.status
+    except (DataError, ModelFileError) as exc:
+        _error(prog, str(exc))
+        return 1
+    except FileNotFoundError as exc:
+        _error(prog, f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
+        return 1
+    except OSError as exc:
+        if isinstance(exc, BrokenPipeError):  # e.g. `mnistmlp predict m | head`
+            try:
+                sys.stdout = open(os.devnull, "w")
+            except OSError:
+                pass
+            return 1
+        _error(prog, f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
+        return 1
+    except ValueError as exc:
+        _error(prog, str(exc))
+        return 1
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr, flush=True)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,281 @@
+"""The ``mnistmlp`` command line, run as ``python -m mnistmlp`` (the console script only
+exists after an install) and, for the cheap checks, in-process through ``cli.main``.
+
+Every error must be one line on stderr and a non-zero exit status, never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import pytest
+
+from mnistmlp import cli
+
+COMMANDS = ("train", "experiments", "predict", "data", "info")
+
+
+def run(*args: str, data: Optional[Path] = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """``python -m mnistmlp args...``; MNISTMLP_DATA is ``data`` if given, else unset."""
+    env = {k: v for k, v in os.environ.items() if k != "MNISTMLP_DATA"}
+    if data is not None:
+        env["MNISTMLP_DATA"] = str(data)
+    return subprocess.run([sys.executable, "-m", "mnistmlp", *map(str, args)], capture_output=True, text=True,
+                          env=env, timeout=timeout)
+
+
+def assert_ok(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    return result.stdout
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str, status: Optional[int] = None) -> str:
+    """A non-zero exit with exactly one line on stderr, naming the command and the fragments."""
+    assert result.returncode != 0, result.stdout
+    if status is not None:
+        assert result.returncode == status, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("mnistmlp") and ": error: " in lines[0], lines[0]
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def trained(mnist_dir, tmp_path_factory):
+    """A small model trained by ``mnistmlp train`` (1 epoch on 2,000 images), and its output."""
+    path = tmp_path_factory.mktemp("cli") / "model.safetensors"
+    result = run("train", "--hidden", 16, "--epochs", 1, "--train-limit", 2000, "--threads", 2,
+                 "--seed", 3, "--save", path, data=mnist_dir)
+    return path, assert_ok(result)
+
+
+# -- train --------------------------------------------------------------------------------
+
+
+def test_train_reports_validation_and_test_accuracy_and_saves(trained):
+    path, out = trained
+    assert "2,000 training, 5,000 validation, 10,000 test images" in out
+    assert "MLP([784, 16, 10]" in out
+    epoch_line = next(line for line in out.splitlines() if line.startswith("Epoch 1/1"))
+    assert "val_loss" in epoch_line and "val_accuracy" in epoch_line
+    accuracy = float(re.search(r"Test accuracy: ([0-9.]+)", out).group(1))
+    assert 0.5 < accuracy <= 1.0
+    assert f"Saved the model to {path}" in out and path.is_file()
+
+
+def test_train_two_hidden_layers_sgd_momentum(mnist_dir, tmp_path):
+    out = assert_ok(run("train", "--hidden", 8, 8, "--optimizer", "sgd", "--lr", 0.05, "--momentum", 0.9,
+                        "--weight-init", "glorot_uniform", "--dropout", 0.1, "--clip-norm", 5, "--epochs", 2,
+                        "--batch-size", 64, "--train-limit", 1000, "--quiet", "--data-dir", mnist_dir))
+    assert "MLP([784, 8, 8, 10]" in out and "SGD(learning_rate=0.05, momentum=0.9" in out
+    assert "Epoch " not in out, "--quiet draws no per-epoch lines"
+    assert re.search(r"Test accuracy: 0\.\d{4}", out)
+
+
+@pytest.mark.parametrize(
+    "args, fragments",
+    [
+        (["--epochs", "0"], ["--epochs", "integer >= 1", "0"]),
+        (["--batch-size", "0"], ["--batch-size", "integer >= 1"]),
+        (["--lr", "-1"], ["--lr", "number > 0", "-1"]),
+        (["--lr", "fast"], ["--lr", "'fast'"]),
+        (["--threads", "-2"], ["--threads", "integer >= 0"]),
+        (["--hidden", "100", "0"], ["--hidden", "integer >= 1"]),
+        (["--dropout", "1"], ["--dropout", "[0, 1)"]),
+        (["--optimizer", "rmsprop"], ["--optimizer", "invalid choice", "'rmsprop'"]),
+        (["--activation", "gelu"], ["--activation", "invalid choice"]),
+        (["--weight-init", "ones"], ["--weight-init", "invalid choice"]),
+        (["--momentum", "0.9"], ["--momentum", "sgd"]),
+        (["--frobnicate"], ["unrecognized arguments", "--frobnicate"]),
+        (["--save", "/nonexistent-folder/model.safetensors"], ["--save", "does not exist"]),
+    ],
+)
+def test_train_bad_options_give_one_line(args, fragments):
+    line = assert_one_line_error(run("train", *args), *fragments, status=2)
+    assert line.startswith("mnistmlp train: error: ")
+
+
+def test_train_without_data_gives_one_line(tmp_path):
+    line = assert_one_line_error(run("train", "--epochs", 1, data=tmp_path), status=1)
+    assert "MNIST files missing" in line and str(tmp_path) in line and "mnistmlp data fetch" in line
+
+
+# -- predict ------------------------------------------------------------------------------
+
+
+def test_predict_accuracy_and_confusion_matrix(trained, mnist_dir):
+    path, train_out = trained
+    out = assert_ok(run("predict", path, data=mnist_dir))
+    accuracy = float(re.search(r"Accuracy on the test split: ([0-9.]+) \(([0-9,]+)/10,000 correct", out).group(1))
+    assert f"Test accuracy: {accuracy:.4f}" in train_out, "predict agrees with train's test accuracy"
+    lines = out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("true\\pred"))
+    assert lines[header].split()[1:11] == [str(d) for d in range(10)]
+    rows = lines[header + 1: header + 11]
+    counts = []
+    for digit, row in enumerate(rows):
+        cells = row.replace("|", " ").split()
+        assert cells[0] == str(digit)
+        assert len(cells) == 1 + 10 + 2, row  # label, 10 counts, total, per-class accuracy
+        counts.append([int(c) for c in cells[1:11]])
+        assert int(cells[11]) == sum(counts[-1])
+        assert float(cells[12]) == pytest.approx(counts[-1][digit] / sum(counts[-1]), abs=1e-4)
+    matrix = np.array(counts)
+    assert matrix.shape == (10, 10) and matrix.sum() == 10000
+    assert matrix.trace() / 10000 == pytest.approx(accuracy, abs=1e-4)
+    # The columns line up: every row of the table has the same length.
+    assert len({len(line) for line in lines[header: header + 11]}) == 1
+
+
+def test_predict_validation_split(trained, mnist_dir):
+    path, _ = trained
+    out = assert_ok(run("predict", path, "--split", "validation", "--data-dir", mnist_dir))
+    assert re.search(r"Accuracy on the validation split: 0\.\d{4} \([0-9,]+/5,000 correct", out)
+
+
+def test_predict_bad_model_files(tmp_path, trained):
+    assert_one_line_error(run("predict", tmp_path / "missing.safetensors"), "missing.safetensors", "no such model file")
+    garbage = tmp_path / "garbage.safetensors"
+    garbage.write_bytes(b"this is not a model")
+    assert_one_line_error(run("predict", garbage), "garbage.safetensors")
+    truncated = tmp_path / "truncated.safetensors"
+    truncated.write_bytes(trained[0].read_bytes()[:-100])
+    assert_one_line_error(run("predict", truncated), "truncated.safetensors")
+    assert_one_line_error(run("predict", trained[0], "--split", "everything"), "--split", "invalid choice")
+
+
+# -- data ---------------------------------------------------------------------------------
+
+
+def test_data_info_and_verify_on_real_data(mnist_dir):
+    out = assert_ok(run("data", data=mnist_dir))
+    assert f"MNIST data directory: {mnist_dir}" in out and "MNISTMLP_DATA environment variable" in out
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        assert re.search(rf"{name}\s+ok\s+{re.escape(str(mnist_dir))}", out)
+    out = assert_ok(run("data", "verify", "--data-dir", mnist_dir))
+    assert "the --data-dir argument" in out and "All 4 MNIST files are present and valid." in out
+    # Nothing is missing, so fetch downloads nothing and verifies.
+    out = assert_ok(run("data", "fetch", data=mnist_dir))
+    assert "All 4 MNIST files are present and valid." in out
+
+
+def test_data_on_an_empty_folder(tmp_path):
+    out = assert_ok(run("data", "info", data=tmp_path))
+    assert out.count("missing") >= 4 and "mnistmlp data fetch" in out
+    result = run("data", "verify", "--data-dir", tmp_path)
+    assert_one_line_error(result, str(tmp_path), "4 missing", status=1)
+    assert "missing" in result.stdout
+
+
+def test_data_info_names_the_default_cache():
+    out = assert_ok(run("data"))  # no MNISTMLP_DATA: the (test session's) user cache
+    assert "default cache" in out and str(Path(os.environ["XDG_CACHE_HOME"]) / "mnistmlp" / "mnist") in out
+
+
+def test_data_verify_reports_a_corrupt_file(tmp_path, mnist_dir):
+    for path in mnist_dir.iterdir():
+        if path.name.startswith("t10k") or path.name.startswith("train-labels"):
+            (tmp_path / path.name).symlink_to(path)
+    (tmp_path / "train-images-idx3-ubyte").write_bytes(b"\x00\x00\x08\x03" + b"\x00" * 12)
+    result = run("data", "verify", "--data-dir", tmp_path)
+    assert_one_line_error(result, "1 invalid", status=1)
+    assert "INVALID" in result.stdout and "train-images-idx3-ubyte" in result.stdout
+
+
+# -- info, help, version ------------------------------------------------------------------
+
+
+def test_info_shows_the_build():
+    out = assert_ok(run("info"))
+    for field in ("mnistmlp", "compiler", "SIMD compiled for", "OpenMP", "default threads", "numpy"):
+        assert field in out
+
+
+def test_version_and_missing_command():
+    import mnistmlp
+
+    assert assert_ok(run("--version")).strip() == f"mnistmlp {mnistmlp.__version__}"
+    assert_one_line_error(run(), "a command is required", status=2)
+    assert_one_line_error(run("bogus"), "invalid choice", status=2)
+
+
+def _subparsers(parser):
+    import argparse
+
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return action.choices
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_explains_every_option(command, capsys):
+    assert cli.main([command, "--help"]) == 0
+    text = capsys.readouterr().out
+    parser = _subparsers(cli.build_parser())[command]
+    assert parser.description and parser.description.split()[0] in text
+    assert "examples:" in text and f"mnistmlp {command}" in text.split("examples:")[1]
+    for action in parser._actions:
+        assert action.help, f"{command}: {action.option_strings or action.dest} has no help"
+        for option in action.option_strings:
+            assert option in text
+
+
+def test_top_level_help_lists_the_commands():
+    out = assert_ok(run("--help"))
+    for command in COMMANDS:
+        assert command in out
+
+
+def test_main_in_process(capsys, monkeypatch):
+    assert cli.main(["info"]) == 0
+    assert "compiler" in capsys.readouterr().out
+    assert cli.main(["train", "--epochs", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--epochs" in err
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "cmd_info", interrupted)
+    assert cli.main(["info"]) == 130
+    assert "mnistmlp info: interrupted" in capsys.readouterr().err
+
+
+def test_format_confusion_matrix():
+    labels = np.array([0, 0, 1, 9, 9, 9])
+    predicted = np.array([0, 1, 1, 9, 9, 0])
+    matrix = cli.confusion_matrix(labels, predicted)
+    assert matrix.shape == (10, 10) and matrix[0, 0] == 1 and matrix[0, 1] == 1 and matrix[9, 0] == 1
+    lines = cli.format_confusion_matrix(matrix).splitlines()
+    assert len(lines) == 11 and len({len(line) for line in lines}) == 1
+    assert lines[1].split()[-1] == "0.5000" and lines[3].split()[-1] == "-"  # digit 2 never occurs
+
+
+# -- experiments --------------------------------------------------------------------------
+
+
+def test_experiments_quick_study(mnist_dir, tmp_path):
+    pytest.importorskip("mnistmlp.experiments")
+    out_dir = tmp_path / "study"
+    out = assert_ok(run("experiments", "--preset", "tutorial", "--seeds", 1, "--train-limit", 500,
+                        "--threads", 2, "--out", out_dir, data=mnist_dir))
+    assert re.search(r"^\|.*\|$", out, re.MULTILINE), "prints the Markdown table"
+    assert (out_dir / "results.json").is_file() and (out_dir / "results.md").is_file()
+    assert f"Files written to {out_dir}" in out and str(out_dir / "results.json") in out
+
+
+def test_experiments_bad_options(tmp_path):
+    assert_one_line_error(run("experiments", "--seeds", 0), "--seeds", status=2)
+    assert_one_line_error(run("experiments", "--train-limit", "-5"), "--train-limit", status=2)
+    if pytest.importorskip("mnistmlp.experiments"):
+        assert_one_line_error(run("experiments", "--preset", "nonsense"), "unknown preset", "tutorial", status=2)
+        assert_one_line_error(run("experiments", data=tmp_path), "MNIST files missing", status=1)
