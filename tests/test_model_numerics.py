@@ -247,3 +247,31 @@ def test_dropout_only_where_asked():
     nodrop = model_with_random_weights(sizes=[6, 32, 32, 3], optimizer="sgd", learning_rate=1e-9)
     assert nodrop.fit(X, y, epochs=1, batch_size=64, shuffle=False, verbose=0).history["loss"][0] == pytest.approx(
         nodrop.loss_and_gradients(X, y)[0], rel=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(
+    "engine_optimizer,reference_optimizer,clip_norm,weight_decay",
+    [
+        (lambda: mnistmlp.optimizers.SGD(0.5), lambda: ref.SGD(0.5), None, 0.0),  # sparse rows update
+        (lambda: mnistmlp.optimizers.SGD(0.5), lambda: ref.SGD(0.5), 0.05, 0.0),  # ... with clipping
+        (lambda: mnistmlp.optimizers.SGD(0.5), lambda: ref.SGD(0.5), None, 0.01),  # weight decay: dense
+        (lambda: mnistmlp.optimizers.Adam(0.01), lambda: ref.Adam(0.01), 0.05, 0.0),  # Adam: dense update
+    ],
+)
+def test_sparse_inputs_match_reference(engine_optimizer, reference_optimizer, clip_norm, weight_decay, dtype):
+    """Mostly-zero inputs (like MNIST) take the sparse first-layer path: same results."""
+    rng = np.random.default_rng(4)
+    X = (rng.random((24, 30)) * (rng.random((24, 30)) < 0.2)).astype(dtype)
+    X[:, 7] = 0  # a column no sample uses: its weights get no data gradient
+    y = rng.integers(0, 3, 24)
+    sizes = [30, 6, 3]
+    model = model_with_random_weights(dtype=dtype, sizes=sizes, optimizer=engine_optimizer(), clip_norm=clip_norm,
+                                      weight_decay=weight_decay)
+    start = [(W.copy(), b.copy()) for W, b in model.get_weights()]
+    model.fit(X, y, epochs=3, batch_size=len(X), shuffle=False, verbose=0)
+    expected = train_reference(start, X, y, reference_optimizer(), 3, clip_norm=clip_norm, weight_decay=weight_decay)
+    assert_weights_close(model.get_weights(), expected, TOLERANCE[dtype])
+    _, grads = model.loss_and_gradients(X, y)
+    _, expected_grads = ref.loss_and_gradients(model.get_weights(), X, y, weight_decay=weight_decay)
+    assert relative_error(grads, expected_grads) < (1e-5 if dtype == "float32" else 1e-12)

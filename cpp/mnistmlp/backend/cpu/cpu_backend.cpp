@@ -1,6 +1,7 @@
-// The CPU backend: one OpenMP parallel region per batch (or per inference call), inside which
-// the ops of ops.hpp share out their work. Buffers are planned once per batch size; nothing
-// is allocated per batch.
+// The CPU backend: one OpenMP parallel region per run of batches (or per inference call),
+// inside which the ops of ops.hpp share out their work. Buffers are planned once per batch
+// size; nothing is allocated per batch. Inputs that are mostly zeros (MNIST pixels) take the
+// sparse first-layer path of kernels/sparse.hpp.
 #include <omp.h>
 
 #include <algorithm>
@@ -29,6 +30,12 @@ struct Workspace {
   AlignedArray<std::int32_t> labels;
   AlignedArray<std::uint8_t> correct;
   AlignedArray<double> norm_partials;
+  // The batch's inputs as sparse rows, and whether this batch uses them.
+  cpu::SparseBatch<T> sparse;
+  bool sparse_input = false;
+  AlignedArray<std::int32_t> sparse_columns, sparse_counts, active_columns;
+  AlignedArray<T> sparse_values;
+  AlignedArray<std::uint8_t> active_marks;
 
   // gradients: room for backpropagation; with_dropout: for training batches with dropout.
   void plan(const ModelConfig& config, index_t rows, bool gradients, bool with_dropout,
@@ -65,13 +72,26 @@ struct Workspace {
     gradient[1] = gradients ? take(rows * widest) : nullptr;
     labels.reset(rows);
     correct.reset(rows);
-    norm_partials.reset(std::max<index_t>(cpu::norm_chunks(parameter_count), 1));
+    // Room for the dense norm's chunks, or the sparse one's active-row chunks plus the rest.
+    norm_partials.reset(std::max<index_t>(cpu::norm_chunks(parameter_count), 1) + n[0]);
+    sparse_columns.reset(rows * n[0]);
+    sparse_values.reset(rows * n[0]);
+    sparse_counts.reset(rows);
+    active_columns.reset(n[0]);
+    active_marks.reset(n[0]);
+    sparse = {sparse_columns.data(), sparse_values.data(), sparse_counts.data(),
+              active_marks.data(), active_columns.data(), n[0], 0};
     capacity = rows;
   }
 };
 
 // Rows per inference chunk: large enough to share out, small enough to stay in cache.
 constexpr index_t kInferenceRows = 1024;
+// Inputs with at most this fraction of nonzeros take the sparse first-layer path (the two
+// paths give the same bits; this only decides which is faster).
+constexpr double kSparseDensity = 0.5;
+// Multiply-adds per batch that make one more thread worth its barriers.
+constexpr double kWorkPerThread = 1e6;
 
 template <typename T>
 class CpuBackend final : public Backend<T> {
@@ -92,13 +112,21 @@ class CpuBackend final : public Backend<T> {
 
   index_t train_batches(index_t begin, index_t end, std::int64_t step,
                         typename Backend<T>::Clock::time_point deadline) override {
-    for (index_t batch = begin; batch < end;) {
+    index_t next = begin;
+    bool past_deadline = false;
+    // One team for the whole run of batches: no fork and join per batch.
+#pragma omp parallel num_threads(team_size(batch_size_))
+    for (index_t batch = begin; batch < end && !past_deadline; ++batch) {
       const index_t first = batch * batch_size_;
-      train_batch(batch, first, std::min(batch_size_, x_.rows - first), step++);
-      ++batch;
-      if (Backend<T>::Clock::now() >= deadline) return batch;
+      train_batch(batch, first, std::min(batch_size_, x_.rows - first), step + (batch - begin));
+#pragma omp master
+      {
+        next = batch + 1;
+        past_deadline = Backend<T>::Clock::now() >= deadline;
+      }
+#pragma omp barrier
     }
-    return end;
+    return next;
   }
 
   void read_metrics(index_t begin, index_t end, BatchMetrics* out) override {
@@ -114,7 +142,7 @@ class CpuBackend final : public Backend<T> {
   void predict(T* out, const InputView& x) const override {
     const index_t K = model_.config().outputs();
     for_each_chunk(x, [&](Workspace<T>& ws, index_t first, index_t count) {
-      cpu::gather_inputs(ws.inputs, x, nullptr, first, count);
+      load_inputs(ws, x, nullptr, first, count);
       forward(ws, count, -1);
       output_forward(ws, count);
 #pragma omp for schedule(static)
@@ -125,7 +153,7 @@ class CpuBackend final : public Backend<T> {
   BatchMetrics evaluate(const InputView& x, const TargetView<T>& y) const override {
     BatchMetrics total;
     for_each_chunk(x, [&](Workspace<T>& ws, index_t first, index_t count) {
-      cpu::gather_inputs(ws.inputs, x, nullptr, first, count);
+      load_inputs(ws, x, nullptr, first, count);
       cpu::gather_targets(ws.labels.data(), ws.targets, y, nullptr, first, count);
       forward(ws, count, -1);
       const index_t K = model_.config().outputs();
@@ -151,10 +179,11 @@ class CpuBackend final : public Backend<T> {
     double loss = 0;
 #pragma omp parallel num_threads(model_.threads())
     {
-      cpu::gather_inputs(ws.inputs, x, nullptr, 0, x.rows);
+      load_inputs(ws, x, nullptr, 0, x.rows);
       cpu::gather_targets(ws.labels.data(), ws.targets, y, nullptr, 0, x.rows);
       forward(ws, x.rows, -1);
       const double value = loss_and_backward(ws, x.rows, metrics, &y);
+      dense_first_layer_gradient(ws);
 #pragma omp master
       loss = value;
     }
@@ -164,20 +193,56 @@ class CpuBackend final : public Backend<T> {
  private:
   const ModelConfig& config() const { return model_.config(); }
 
+  // Threads for batches of `rows`: fewer when a batch is too small to share out, since each
+  // op ends with a barrier. Results do not depend on it.
+  int team_size(index_t rows) const {
+    const ModelConfig& c = config();
+    double work = 0;  // multiply-adds of forward and backward
+    for (index_t l = 0; l < c.layers(); ++l) work += 3.0 * double(rows) * c.sizes[l] * c.sizes[l + 1];
+    const int useful = static_cast<int>(work / kWorkPerThread) + 1;
+    return std::max(1, std::min(model_.threads(), useful));
+  }
+
+  // One training step; called by every thread of the team.
   void train_batch(index_t batch, index_t first, index_t count, std::int64_t step) {
     Workspace<T>& ws = training_;
-    BatchMetrics metrics;
-#pragma omp parallel num_threads(model_.threads())
-    {
-      cpu::gather_inputs(ws.inputs, x_, order_, first, count);
-      cpu::gather_targets(ws.labels.data(), ws.targets, y_, order_, first, count);
-      forward(ws, count, step);
-      const double loss = loss_and_backward(ws, count, metrics);
-      update(ws, step);
+    BatchMetrics& metrics = metrics_[batch];
+    load_inputs(ws, x_, order_, first, count);
+    cpu::gather_targets(ws.labels.data(), ws.targets, y_, order_, first, count);
+    forward(ws, count, step);
+    const double loss = loss_and_backward(ws, count, metrics);
+    update(ws, step);
 #pragma omp master
-      metrics.loss = loss;
-    }
-    metrics_[batch] = metrics;
+    metrics.loss = loss;
+  }
+
+  // The batch's inputs, as sparse rows when they are mostly zeros, else dense.
+  void load_inputs(Workspace<T>& ws, const InputView& x, const index_t* order, index_t first,
+                   index_t count) const {
+    const index_t nonzeros = cpu::gather_sparse(ws.sparse, x, order, first, count);
+    ws.sparse_input = double(nonzeros) <= kSparseDensity * double(count) * double(x.cols);
+    if (!ws.sparse_input) cpu::gather_inputs(ws.inputs, x, order, first, count);
+  }
+
+  // After a sparse backward pass, the rows of the first layer's weight gradient that no
+  // input touched are stale: make them zero (plus weight decay), so the gradient is whole.
+  void dense_first_layer_gradient(Workspace<T>& ws) {
+    if (!ws.sparse_input) return;
+    const ModelConfig& c = config();
+    ParameterArena<T>& arena = model_.arena();
+    T* dweight = arena.weight(arena.grads(), 0);
+    cpu::zero_inactive_rows(dweight, ws.sparse, c.sizes[0], c.sizes[1]);
+    if (c.weight_decay[0] > 0)
+      cpu::add_weight_decay(dweight, arena.weight(arena.params(), 0), c.sizes[0], c.sizes[1],
+                            T(c.weight_decay[0]));
+  }
+
+  // Plain SGD without momentum or weight decay on the first layer: rows of the first weight
+  // whose inputs were all zero have no gradient, so only the active rows are touched.
+  bool sparse_update(const Workspace<T>& ws) const {
+    const ModelConfig& c = config();
+    return ws.sparse_input && c.optimizer.kind == OptimizerKind::sgd && c.optimizer.momentum == 0.0 &&
+           c.weight_decay[0] == 0.0;
   }
 
   // Runs body(ws, first, count) inside one parallel region over chunks of x's rows, with a
@@ -200,9 +265,13 @@ class CpuBackend final : public Backend<T> {
     const T* in = ws.inputs;
     for (index_t l = 0; l < L; ++l) {
       const bool hidden = l + 1 < L;
-      cpu::dense_forward(ws.outputs[l], in, arena.weight(arena.params(), l),
-                         arena.bias(arena.params(), l), rows, c.sizes[l], c.sizes[l + 1],
-                         hidden ? c.activations[l] : Activation::linear);
+      const Activation act = hidden ? c.activations[l] : Activation::linear;
+      if (l == 0 && ws.sparse_input)
+        cpu::sparse_forward(ws.outputs[0], ws.sparse, arena.weight(arena.params(), 0),
+                            arena.bias(arena.params(), 0), rows, c.sizes[1], act);
+      else
+        cpu::dense_forward(ws.outputs[l], in, arena.weight(arena.params(), l),
+                           arena.bias(arena.params(), l), rows, c.sizes[l], c.sizes[l + 1], act);
       in = ws.outputs[l];
       if (step >= 0 && ws.dropped[l]) {
         cpu::dropout_forward(ws.dropped[l], ws.dropout[l], ws.outputs[l], rows * c.sizes[l + 1],
@@ -255,6 +324,12 @@ class CpuBackend final : public Backend<T> {
                                        c.sizes[l] * c.sizes[l + 1], ws.norm_partials.data());
     for (index_t l = L - 1; l >= 0; --l) {
       const bool first = l == 0;
+      if (first && ws.sparse_input) {
+        cpu::find_active_columns(ws.sparse, rows, c.sizes[0]);
+        cpu::sparse_backward(arena.weight(arena.grads(), 0), arena.bias(arena.grads(), 0), dz,
+                             ws.sparse, rows, c.sizes[1]);
+        break;
+      }
       const T* in = first ? ws.inputs : (ws.dropped[l - 1] ? ws.dropped[l - 1] : ws.outputs[l - 1]);
       T* dinp = first ? nullptr : ws.gradient[(L - l) % 2];
       cpu::dense_backward(dinp, arena.weight(arena.grads(), l), arena.bias(arena.grads(), l), dz,
@@ -276,6 +351,11 @@ class CpuBackend final : public Backend<T> {
   void update(Workspace<T>& ws, std::int64_t step) {
     const ModelConfig& c = config();
     ParameterArena<T>& arena = model_.arena();
+    if (sparse_update(ws)) {
+      sparse_sgd_update(ws, step);
+      return;
+    }
+    dense_first_layer_gradient(ws);
     T clip = T(1);
     if (c.clip_norm > 0) {
       const double norm = std::sqrt(cpu::sum_of_squares(arena.grads(), arena.size(),
@@ -286,6 +366,28 @@ class CpuBackend final : public Backend<T> {
                           arena.state_slots > 0 ? arena.state(0) : nullptr,
                           arena.state_slots > 1 ? arena.state(1) : nullptr, arena.size(),
                           c.optimizer, step, clip);
+  }
+
+  // SGD on the active rows of the first weight and on every other parameter.
+  void sparse_sgd_update(Workspace<T>& ws, std::int64_t step) {
+    const ModelConfig& c = config();
+    ParameterArena<T>& arena = model_.arena();
+    const index_t cols = c.sizes[1];
+    const index_t rest = arena.layout.bias_offset[0];  // everything after the first weight
+    T clip = T(1);
+    if (c.clip_norm > 0) {
+      double squares = cpu::sum_of_squares_active_rows(arena.weight(arena.grads(), 0), ws.sparse,
+                                                       cols, ws.norm_partials.data());
+      squares += cpu::sum_of_squares(arena.grads() + rest, arena.size() - rest,
+                                     ws.norm_partials.data());
+      const double norm = std::sqrt(squares);
+      clip = static_cast<T>(c.clip_norm / std::max(norm, c.clip_norm));
+    }
+    const T lr = static_cast<T>(cpu::sgd_learning_rate(c.optimizer, step));
+    cpu::sgd_update_active_rows(arena.weight(arena.params(), 0), arena.weight(arena.grads(), 0),
+                                ws.sparse, cols, lr, clip);
+    cpu::optimizer_update(arena.params() + rest, arena.grads() + rest, static_cast<T*>(nullptr),
+                          static_cast<T*>(nullptr), arena.size() - rest, c.optimizer, step, clip);
   }
 
   Model<T>& model_;

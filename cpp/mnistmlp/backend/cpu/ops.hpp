@@ -8,6 +8,7 @@
 
 #include "mnistmlp/backend/backend.hpp"
 #include "mnistmlp/common.hpp"
+#include "mnistmlp/kernels/sparse.hpp"
 
 namespace mnistmlp::cpu {
 
@@ -39,6 +40,8 @@ double sum_of_squares(const T* x, index_t n, double* partials);
 template <typename T>
 void optimizer_update(T* params, T* grads, T* state0, T* state1, index_t n,
                       const OptimizerConfig& config, std::int64_t step, T clip);
+// SGD's learning rate after `step` updates (exponential decay, if any).
+double sgd_learning_rate(const OptimizerConfig& config, std::int64_t step);
 
 // data.cpp ----------------------------------------------------------------------------------
 // out (count, cols) = rows order[first, first+count) of x, converted to T (uint8 / 255).
@@ -53,5 +56,52 @@ void gather_targets(std::int32_t* labels, T* dense, const TargetView<T>& y, cons
 template <typename T>
 void dropout_forward(T* dropped, T* scale, const T* act, index_t count, double rate,
                      std::uint64_t seed, std::int64_t step, index_t layer);
+
+}  // namespace mnistmlp::cpu
+
+namespace mnistmlp::cpu {
+
+// sparse.cpp --------------------------------------------------------------------------------
+// The first layer on sparse batches (kernels/sparse.hpp). Buffers of the padded CSR rows.
+template <typename T>
+struct SparseBatch {
+  std::int32_t* column = nullptr;  // (rows, cols)
+  T* value = nullptr;              // (rows, cols)
+  std::int32_t* count = nullptr;   // (rows,)
+  std::uint8_t* is_active = nullptr;  // (cols,): some row has a nonzero in this column
+  std::int32_t* active = nullptr;     // (cols,): the active columns, ascending
+  index_t stride = 0;
+  index_t n_active = 0;
+  kernels::SparseRows<T> rows() const { return {column, value, count, stride}; }
+};
+
+// Gathers rows order[first, first+count) of x as sparse rows; returns the number of nonzeros
+// (every thread gets it). `active` lists are filled by find_active_columns.
+template <typename T>
+index_t gather_sparse(SparseBatch<T>& out, const InputView& x, const index_t* order, index_t first,
+                      index_t count);
+template <typename T>
+void find_active_columns(SparseBatch<T>& batch, index_t rows, index_t cols);
+template <typename T>
+void sparse_forward(T* out, const SparseBatch<T>& x, const T* weight, const T* bias, index_t B,
+                    index_t OUT, Activation act);
+// dweight rows of the active columns (the rest untouched); dbias as dense_backward.
+template <typename T>
+void sparse_backward(T* dweight, T* dbias, const T* dout, const SparseBatch<T>& x, index_t B,
+                     index_t OUT);
+// Rows of `matrix` (rows, cols) not listed as active set to zero.
+template <typename T>
+void zero_inactive_rows(T* matrix, const SparseBatch<T>& x, index_t rows, index_t cols);
+// Sum of squares of the active rows of matrix (rows, cols), in a fixed order.
+template <typename T>
+double sum_of_squares_active_rows(const T* matrix, const SparseBatch<T>& x, index_t cols,
+                                  double* partials);
+// dweight (rows, cols) += weight_decay * weight, every row.
+template <typename T>
+void add_weight_decay(T* dweight, const T* weight, index_t rows, index_t cols, T weight_decay);
+// Plain SGD on the active rows only: the other rows' gradient is zero.
+template <typename T>
+void sgd_update_active_rows(T* params, const T* grads, const SparseBatch<T>& x, index_t cols,
+                            T lr, T clip);
 
 }  // namespace mnistmlp::cpu

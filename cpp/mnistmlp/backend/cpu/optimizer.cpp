@@ -12,6 +12,12 @@ constexpr index_t kChunk = 4096;
 
 index_t norm_chunks(index_t n) { return (n + kChunk - 1) / kChunk; }
 
+double sgd_learning_rate(const OptimizerConfig& config, std::int64_t step) {
+  double exponent = static_cast<double>(step) / config.decay_steps;
+  if (config.staircase) exponent = std::floor(exponent);
+  return config.learning_rate * std::pow(config.decay_rate, exponent);
+}
+
 template <typename T>
 double sum_of_squares(const T* x, index_t n, double* partials) {
   const index_t chunks = norm_chunks(n);
@@ -38,9 +44,7 @@ void optimizer_update(T* params, T* grads, T* state0, T* state1, index_t n,
                            lr_t, T(config.beta1), T(config.beta2), T(config.epsilon), clip);
     return;
   }
-  double exponent = static_cast<double>(step) / config.decay_steps;
-  if (config.staircase) exponent = std::floor(exponent);
-  const T lr_t = static_cast<T>(config.learning_rate * std::pow(config.decay_rate, exponent));
+  const T lr_t = static_cast<T>(sgd_learning_rate(config, step));
 #pragma omp for schedule(static)
   for (index_t c = 0; c < chunks; ++c) {
     const index_t begin = c * kChunk, end = std::min(n, (c + 1) * kChunk);
