@@ -6,6 +6,7 @@
 #include <omp.h>
 
 #include "bindings/registry.hpp"
+#include "mnistmlp/arena.hpp"
 #include "mnistmlp/backend/cpu/ops.hpp"
 #include "mnistmlp/kernels/dense.hpp"
 
@@ -36,14 +37,16 @@ Array<T> dense_forward(const Array<T>& inp, const Array<T>& weight, const Array<
   if (act == Activation::softmax) fail("dense_forward", "softmax is applied by the loss, not here");
   Array<T> out({B, OUT});
   T* o = out.mutable_data();
+  const int team = threads > 0 ? threads : omp_get_num_procs();
+  AlignedArray<float> scratch(team * cpu::gemm_scratch_floats());
   const T *x = inp.data(), *w = weight.data(), *b = bias.data();
   {
     py::gil_scoped_release release;  // safe: only the buffers above are touched
     if (naive) {
       kernels::dense_forward_naive(o, x, w, b, B, IN, OUT, act);
     } else {
-#pragma omp parallel num_threads(threads > 0 ? threads : omp_get_num_procs())
-      cpu::dense_forward(o, x, w, b, B, IN, OUT, act);
+#pragma omp parallel num_threads(team)
+      cpu::dense_forward(o, x, w, b, B, IN, OUT, act, scratch.data());
     }
   }
   return out;
@@ -62,15 +65,17 @@ py::tuple dense_backward(const Array<T>& dout, const Array<T>& inp, const Array<
   Array<T> ones({B, IN});
   std::fill(ones.mutable_data(), ones.mutable_data() + B * IN, T(1));
   T *dx = dinp.mutable_data(), *dw = dweight.mutable_data(), *db = dbias.mutable_data();
+  const int team = threads > 0 ? threads : omp_get_num_procs();
+  AlignedArray<float> scratch(team * cpu::gemm_scratch_floats());
   const T *g = dout.data(), *x = inp.data(), *w = weight.data(), *a = ones.data();
   {
     py::gil_scoped_release release;  // safe: only the buffers above are touched
     if (naive) {
       kernels::dense_backward_naive(dx, dw, db, g, x, w, B, IN, OUT, T(weight_decay));
     } else {
-#pragma omp parallel num_threads(threads > 0 ? threads : omp_get_num_procs())
+#pragma omp parallel num_threads(team)
       cpu::dense_backward(dx, dw, db, g, x, w, a, static_cast<const T*>(nullptr),
-                          Activation::linear, B, IN, OUT, T(weight_decay));
+                          Activation::linear, B, IN, OUT, T(weight_decay), scratch.data());
     }
   }
   return py::make_tuple(dinp, dweight, dbias);

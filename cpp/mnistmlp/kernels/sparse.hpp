@@ -1,14 +1,17 @@
 // The first layer on sparse inputs (MNIST pixels are about 80% zeros): each batch row is kept
 // as its nonzero (column, value) pairs, in column order, and only those are multiplied.
 //   sparse_forward : out (B,OUT) = act(x (B,IN) . weight (IN,OUT) + bias)
-//   sparse_backward_weight: dweight[k, :] = sum_i x_ik dout[i, :] for every k in `active`
-//                   (written, =); rows of no nonzero x are left alone (their gradient is 0).
-// Both add the products in the same order as the dense kernels of dense.hpp, which also skip
-// zero inputs, so the two paths give the same bits.
+//   sparse_weight_gradient_row: dweight[k, :] = sum_i x_ik dout[i, :] for a column k that has
+//                   nonzeros (written, =); rows of no nonzero x are left alone (gradient 0).
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #include "mnistmlp/common.hpp"
 #include "mnistmlp/kernels/activation.hpp"
@@ -25,11 +28,55 @@ struct SparseRows {
   index_t stride = 0;
 };
 
+#if defined(__AVX512F__)
+// float32 on AVX-512: up to 8 vectors (128 columns) of accumulators in registers.
+template <int NV>
+void sparse_forward_row_avx512(float* out, const std::int32_t* column, const float* value,
+                               index_t nonzeros, const float* weight, const float* bias,
+                               index_t OUT, index_t j0, index_t width, Activation act) {
+  const __mmask16 tail = static_cast<__mmask16>((1u << (width - 16 * (NV - 1))) - 1u);
+  __m512 acc[NV];
+#pragma GCC unroll 8
+  for (int v = 0; v < NV; ++v) {
+    const __mmask16 m = v == NV - 1 ? tail : __mmask16(0xffff);
+    acc[v] = bias ? _mm512_maskz_loadu_ps(m, bias + j0 + 16 * v) : _mm512_setzero_ps();
+  }
+  for (index_t t = 0; t < nonzeros; ++t) {
+    const __m512 x = _mm512_set1_ps(value[t]);
+    const float* w = weight + index_t(column[t]) * OUT + j0;
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) {
+      const __mmask16 m = v == NV - 1 ? tail : __mmask16(0xffff);
+      acc[v] = _mm512_fmadd_ps(x, _mm512_maskz_loadu_ps(m, w + 16 * v), acc[v]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int v = 0; v < NV; ++v) {
+    const __mmask16 m = v == NV - 1 ? tail : __mmask16(0xffff);
+    _mm512_mask_storeu_ps(out + j0 + 16 * v, m, acc[v]);
+  }
+  activation_forward(out + j0, width, act);
+}
+#endif
+
 // Rows [i0, i1), output columns [j0, j0 + width), width <= kForwardBlock<T>.
 template <typename T>
 void sparse_forward_block(T* out, const SparseRows<T>& x, const T* weight, const T* bias,
                           index_t OUT, index_t i0, index_t i1, index_t j0, index_t width,
                           Activation act) {
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<T, float>) {
+    using Row = void (*)(float*, const std::int32_t*, const float*, index_t, const float*,
+                         const float*, index_t, index_t, index_t, Activation);
+    static constexpr Row rows[] = {sparse_forward_row_avx512<1>, sparse_forward_row_avx512<2>,
+                                   sparse_forward_row_avx512<3>, sparse_forward_row_avx512<4>};
+    const Row row = rows[(width + 15) / 16 - 1];
+    for (index_t i = i0; i < i1; ++i)
+      row(out + i * OUT, x.column + i * x.stride, x.value + i * x.stride, x.count[i], weight, bias,
+          OUT, j0, width, act);
+    return;
+  }
+#endif
   alignas(64) T acc[kForwardBlock<T>];
   for (index_t i = i0; i < i1; ++i) {
     for (index_t j = 0; j < width; ++j) acc[j] = bias ? bias[j0 + j] : T(0);
@@ -47,23 +94,55 @@ void sparse_forward_block(T* out, const SparseRows<T>& x, const T* weight, const
   }
 }
 
-// Columns [j0, j1) of the rows of dweight listed in active[0, n_active).
+// Row k of the weight gradient, columns [j0, j0 + width) with width <= 128, from column k of
+// the batch (its nonzeros (row i, value v), rows ascending): sum_i v * dout[i, j0:j0 + width].
+// Written to dweight_row, or, with sgd_row, applied at once as an SGD step
+// sgd_row -= lr * gradient (when nothing else needs the whole gradient first).
 template <typename T>
-void sparse_backward_weight_columns(T* dweight, const SparseRows<T>& x, const T* dout, index_t B,
-                                    index_t OUT, const std::int32_t* active, index_t n_active,
-                                    index_t j0, index_t j1) {
-  for (index_t a = 0; a < n_active; ++a)
-    std::fill(dweight + index_t(active[a]) * OUT + j0, dweight + index_t(active[a]) * OUT + j1, T(0));
-  for (index_t i = 0; i < B; ++i) {
-    const std::int32_t* column = x.column + i * x.stride;
-    const T* value = x.value + i * x.stride;
-    const T* g = dout + i * OUT;
-    for (index_t t = 0; t < x.count[i]; ++t) {
-      const T v = value[t];
-      T* dw = dweight + index_t(column[t]) * OUT;
-#pragma omp simd
-      for (index_t j = j0; j < j1; ++j) dw[j] += v * g[j];
+void sparse_weight_gradient_row(T* dweight_row, T* sgd_row, T lr, const std::int32_t* rows,
+                                const T* values, index_t n, const T* dout, index_t OUT, index_t j0,
+                                index_t width) {
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<T, float>) {
+    const index_t vectors = (width + 15) / 16;
+    const __mmask16 tail = static_cast<__mmask16>((1u << (width - 16 * (vectors - 1))) - 1u);
+    __m512 acc[8];
+#pragma GCC unroll 8
+    for (index_t v = 0; v < 8; ++v) acc[v] = _mm512_setzero_ps();
+    for (index_t t = 0; t < n; ++t) {
+      const __m512 s = _mm512_set1_ps(values[t]);
+      const float* g = dout + index_t(rows[t]) * OUT + j0;
+#pragma GCC unroll 8
+      for (index_t v = 0; v < 8; ++v)
+        if (v < vectors)
+          acc[v] = _mm512_fmadd_ps(s, _mm512_maskz_loadu_ps(v == vectors - 1 ? tail : __mmask16(0xffff), g + 16 * v), acc[v]);
     }
+#pragma GCC unroll 8
+    for (index_t v = 0; v < 8; ++v)
+      if (v < vectors) {
+        const __mmask16 m = v == vectors - 1 ? tail : __mmask16(0xffff);
+        if (sgd_row) {
+          float* w = sgd_row + j0 + 16 * v;
+          _mm512_mask_storeu_ps(w, m, _mm512_sub_ps(_mm512_maskz_loadu_ps(m, w), _mm512_mul_ps(_mm512_set1_ps(lr), acc[v])));
+        } else {
+          _mm512_mask_storeu_ps(dweight_row + j0 + 16 * v, m, acc[v]);
+        }
+      }
+    return;
+  }
+#endif
+  alignas(64) T acc[128];
+  for (index_t j = 0; j < width; ++j) acc[j] = T(0);
+  for (index_t t = 0; t < n; ++t) {
+    const T s = values[t];
+    const T* g = dout + index_t(rows[t]) * OUT + j0;
+#pragma omp simd
+    for (index_t j = 0; j < width; ++j) acc[j] += s * g[j];
+  }
+  if (sgd_row) {
+    for (index_t j = 0; j < width; ++j) sgd_row[j0 + j] -= lr * acc[j];
+  } else {
+    for (index_t j = 0; j < width; ++j) dweight_row[j0 + j] = acc[j];
   }
 }
 

@@ -5,6 +5,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #include "mnistmlp/backend/cpu/ops.hpp"
@@ -33,13 +34,17 @@ struct Workspace {
   // The batch's inputs as sparse rows, and whether this batch uses them.
   cpu::SparseBatch<T> sparse;
   bool sparse_input = false;
-  AlignedArray<std::int32_t> sparse_columns, sparse_counts, active_columns;
-  AlignedArray<T> sparse_values;
+  AlignedArray<std::int32_t> sparse_columns, sparse_counts, active_columns, by_column_rows;
+  AlignedArray<T> sparse_values, by_column_values;
+  AlignedArray<index_t> column_starts;
+  T fused_sgd_rate = 0;  // > 0: the sparse first layer applies its SGD step in the backward pass
   AlignedArray<std::uint8_t> active_marks;
+  AlignedArray<float> gemm_scratch;  // packing buffers of cpu::gemm, one set per thread
+  int threads = 0;
 
   // gradients: room for backpropagation; with_dropout: for training batches with dropout.
   void plan(const ModelConfig& config, index_t rows, bool gradients, bool with_dropout,
-            index_t parameter_count) {
+            index_t parameter_count, int team) {
     const auto& n = config.sizes;
     const index_t L = config.layers(), K = config.outputs();
     const index_t widest = *std::max_element(n.begin() + 1, n.end());
@@ -79,8 +84,14 @@ struct Workspace {
     sparse_counts.reset(rows);
     active_columns.reset(n[0]);
     active_marks.reset(n[0]);
+    by_column_rows.reset(rows * n[0]);
+    by_column_values.reset(rows * n[0]);
+    column_starts.reset(n[0] + 1);
     sparse = {sparse_columns.data(), sparse_values.data(), sparse_counts.data(),
-              active_marks.data(), active_columns.data(), n[0], 0};
+              active_marks.data(), active_columns.data(), column_starts.data(),
+              by_column_rows.data(), by_column_values.data(), n[0], 0};
+    gemm_scratch.reset(std::is_same_v<T, float> ? team * cpu::gemm_scratch_floats() : 0);
+    threads = team;
     capacity = rows;
   }
 };
@@ -105,8 +116,8 @@ class CpuBackend final : public Backend<T> {
     y_ = y;
     order_ = order;
     const index_t rows = std::max<index_t>(std::min(batch_size, x.rows), 1);
-    if (training_.capacity != rows)
-      training_.plan(model_.config(), rows, true, true, model_.arena().size());
+    if (training_.capacity != rows || training_.threads < model_.threads())
+      training_.plan(model_.config(), rows, true, true, model_.arena().size(), model_.threads());
     metrics_.assign((x.rows + batch_size - 1) / batch_size, BatchMetrics{});
   }
 
@@ -174,7 +185,8 @@ class CpuBackend final : public Backend<T> {
 
   double loss_and_gradients(const InputView& x, const TargetView<T>& y) override {
     Workspace<T> ws;
-    ws.plan(model_.config(), std::max<index_t>(x.rows, 1), true, false, model_.arena().size());
+    ws.plan(model_.config(), std::max<index_t>(x.rows, 1), true, false, model_.arena().size(),
+            model_.threads());
     BatchMetrics metrics;
     double loss = 0;
 #pragma omp parallel num_threads(model_.threads())
@@ -210,6 +222,10 @@ class CpuBackend final : public Backend<T> {
     load_inputs(ws, x_, order_, first, count);
     cpu::gather_targets(ws.labels.data(), ws.targets, y_, order_, first, count);
     forward(ws, count, step);
+    const ModelConfig& c = config();
+    ws.fused_sgd_rate = sparse_update(ws) && c.clip_norm == 0
+                            ? static_cast<T>(cpu::sgd_learning_rate(c.optimizer, step))
+                            : T(0);
     const double loss = loss_and_backward(ws, count, metrics);
     update(ws, step);
 #pragma omp master
@@ -251,7 +267,7 @@ class CpuBackend final : public Backend<T> {
   void for_each_chunk(const InputView& x, Body&& body) const {
     if (x.rows == 0) return;
     Workspace<T> ws;
-    ws.plan(config(), std::min(x.rows, kInferenceRows), false, false, 0);
+    ws.plan(config(), std::min(x.rows, kInferenceRows), false, false, 0, model_.threads());
 #pragma omp parallel num_threads(model_.threads())
     for (index_t first = 0; first < x.rows; first += kInferenceRows)
       body(ws, first, std::min(kInferenceRows, x.rows - first));
@@ -271,7 +287,8 @@ class CpuBackend final : public Backend<T> {
                             arena.bias(arena.params(), 0), rows, c.sizes[1], act);
       else
         cpu::dense_forward(ws.outputs[l], in, arena.weight(arena.params(), l),
-                           arena.bias(arena.params(), l), rows, c.sizes[l], c.sizes[l + 1], act);
+                           arena.bias(arena.params(), l), rows, c.sizes[l], c.sizes[l + 1], act,
+                           ws.gemm_scratch.data());
       in = ws.outputs[l];
       if (step >= 0 && ws.dropped[l]) {
         cpu::dropout_forward(ws.dropped[l], ws.dropout[l], ws.outputs[l], rows * c.sizes[l + 1],
@@ -325,9 +342,11 @@ class CpuBackend final : public Backend<T> {
     for (index_t l = L - 1; l >= 0; --l) {
       const bool first = l == 0;
       if (first && ws.sparse_input) {
-        cpu::find_active_columns(ws.sparse, rows, c.sizes[0]);
+        cpu::by_columns(ws.sparse, rows, c.sizes[0]);
         cpu::sparse_backward(arena.weight(arena.grads(), 0), arena.bias(arena.grads(), 0), dz,
-                             ws.sparse, rows, c.sizes[1]);
+                             ws.sparse, rows, c.sizes[1],
+                             ws.fused_sgd_rate > 0 ? arena.weight(arena.params(), 0) : nullptr,
+                             ws.fused_sgd_rate);
         break;
       }
       const T* in = first ? ws.inputs : (ws.dropped[l - 1] ? ws.dropped[l - 1] : ws.outputs[l - 1]);
@@ -336,7 +355,7 @@ class CpuBackend final : public Backend<T> {
                           in, arena.weight(arena.params(), l), first ? nullptr : ws.outputs[l - 1],
                           first ? nullptr : ws.dropout[l - 1],
                           first ? Activation::linear : c.activations[l - 1], rows, c.sizes[l],
-                          c.sizes[l + 1], T(c.weight_decay[l]));
+                          c.sizes[l + 1], T(c.weight_decay[l]), ws.gemm_scratch.data());
       dz = dinp;
     }
 #pragma omp master
@@ -384,8 +403,9 @@ class CpuBackend final : public Backend<T> {
       clip = static_cast<T>(c.clip_norm / std::max(norm, c.clip_norm));
     }
     const T lr = static_cast<T>(cpu::sgd_learning_rate(c.optimizer, step));
-    cpu::sgd_update_active_rows(arena.weight(arena.params(), 0), arena.weight(arena.grads(), 0),
-                                ws.sparse, cols, lr, clip);
+    if (ws.fused_sgd_rate == T(0))  // else the backward pass already stepped these rows
+      cpu::sgd_update_active_rows(arena.weight(arena.params(), 0), arena.weight(arena.grads(), 0),
+                                  ws.sparse, cols, lr, clip);
     cpu::optimizer_update(arena.params() + rest, arena.grads() + rest, static_cast<T*>(nullptr),
                           static_cast<T*>(nullptr), arena.size() - rest, c.optimizer, step, clip);
   }

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <type_traits>
 
 #include "mnistmlp/backend/cpu/ops.hpp"
 #include "mnistmlp/kernels/dense.hpp"
@@ -18,7 +19,14 @@ inline index_t tiles(index_t n, index_t tile) { return (n + tile - 1) / tile; }
 
 template <typename T>
 void dense_forward(T* out, const T* inp, const T* weight, const T* bias, index_t B, index_t IN,
-                   index_t OUT, Activation act) {
+                   index_t OUT, Activation act, float* scratch) {
+  if constexpr (std::is_same_v<T, float>) {
+    kernels::GemmEpilogue epilogue;
+    epilogue.bias = bias;
+    epilogue.activation = act;
+    gemm(out, OUT, B, OUT, IN, {inp, IN, 1}, {weight, OUT, 1}, epilogue, scratch);
+    return;
+  }
   constexpr index_t JB = kernels::kForwardBlock<T>;
   const index_t row_tiles = tiles(B, kRowTile), col_tiles = tiles(OUT, JB);
 #pragma omp for collapse(2) schedule(static)
@@ -34,7 +42,29 @@ void dense_forward(T* out, const T* inp, const T* weight, const T* bias, index_t
 template <typename T>
 void dense_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp, const T* weight,
                     const T* prev_act, const T* prev_dropout, Activation prev_activation,
-                    index_t B, index_t IN, index_t OUT, T weight_decay) {
+                    index_t B, index_t IN, index_t OUT, T weight_decay, float* scratch) {
+  if constexpr (std::is_same_v<T, float>) {
+    kernels::GemmEpilogue weight_epilogue;
+    if (weight_decay != 0.0f) {
+      weight_epilogue.decayed = weight;
+      weight_epilogue.weight_decay = weight_decay;
+    }
+    gemm(dweight, OUT, IN, OUT, B, {inp, 1, IN}, {dout, OUT, 1}, weight_epilogue, scratch);
+    const index_t bias_tiles = tiles(OUT, kColumnTile);
+#pragma omp for schedule(static)
+    for (index_t t = 0; t < bias_tiles; ++t) {
+      const index_t j0 = t * kColumnTile;
+      kernels::dense_backward_bias_columns(dbias, dout, B, OUT, j0, std::min(OUT, j0 + kColumnTile));
+    }
+    if (dinp) {
+      kernels::GemmEpilogue input_epilogue;
+      input_epilogue.dropout = prev_dropout;
+      input_epilogue.derivative_of = prev_act;
+      input_epilogue.derivative = prev_activation;
+      gemm(dinp, IN, B, IN, OUT, {dout, OUT, 1}, {weight, 1, OUT}, input_epilogue, scratch);
+    }
+    return;
+  }
   const index_t weight_tiles = tiles(IN, kRowTile);
 #pragma omp for schedule(static) nowait
   for (index_t t = 0; t < weight_tiles; ++t) {
@@ -66,9 +96,9 @@ void dense_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp, 
 
 #define MNISTMLP_INSTANTIATE(T)                                                                \
   template void dense_forward<T>(T*, const T*, const T*, const T*, index_t, index_t, index_t, \
-                                 Activation);                                                  \
+                                 Activation, float*);                                          \
   template void dense_backward<T>(T*, T*, T*, const T*, const T*, const T*, const T*,          \
-                                  const T*, Activation, index_t, index_t, index_t, T);
+                                  const T*, Activation, index_t, index_t, index_t, T, float*);
 MNISTMLP_INSTANTIATE(float)
 MNISTMLP_INSTANTIATE(double)
 #undef MNISTMLP_INSTANTIATE

@@ -8,21 +8,24 @@
 
 #include "mnistmlp/backend/backend.hpp"
 #include "mnistmlp/common.hpp"
+#include "mnistmlp/kernels/gemm.hpp"
 #include "mnistmlp/kernels/sparse.hpp"
 
 namespace mnistmlp::cpu {
 
 // dense.cpp ---------------------------------------------------------------------------------
 // out (B,OUT) = act(inp (B,IN) . weight (IN,OUT) + bias)
+// float32 goes through gemm() with `scratch` (gemm_scratch_floats() per thread); float64,
+// which serves gradient checks, through the simple kernels of kernels/dense.hpp.
 template <typename T>
 void dense_forward(T* out, const T* inp, const T* weight, const T* bias, index_t B, index_t IN,
-                   index_t OUT, Activation act);
+                   index_t OUT, Activation act, float* scratch);
 // dweight = inp^T . dout + wd * weight; dbias = sum_rows dout;
 // dinp = (dout . weight^T) * prev_dropout * f'(prev_act)   (dinp null for the first layer)
 template <typename T>
 void dense_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp, const T* weight,
                     const T* prev_act, const T* prev_dropout, Activation prev_activation,
-                    index_t B, index_t IN, index_t OUT, T weight_decay);
+                    index_t B, index_t IN, index_t OUT, T weight_decay, float* scratch);
 
 // loss.cpp ----------------------------------------------------------------------------------
 // The fused output activation + loss of kernels/loss.hpp over rows [0, B); dz may be null.
@@ -70,25 +73,32 @@ struct SparseBatch {
   std::int32_t* count = nullptr;   // (rows,)
   std::uint8_t* is_active = nullptr;  // (cols,): some row has a nonzero in this column
   std::int32_t* active = nullptr;     // (cols,): the active columns, ascending
+  // The same nonzeros by column (CSC), rows ascending: column c's are at
+  // [column_start[c], column_start[c + 1]) of by_column_row / by_column_value.
+  index_t* column_start = nullptr;    // (cols + 1,)
+  std::int32_t* by_column_row = nullptr;
+  T* by_column_value = nullptr;
   index_t stride = 0;
   index_t n_active = 0;
   kernels::SparseRows<T> rows() const { return {column, value, count, stride}; }
 };
 
 // Gathers rows order[first, first+count) of x as sparse rows; returns the number of nonzeros
-// (every thread gets it). `active` lists are filled by find_active_columns.
+// (every thread gets it). The by-column copy and `active` lists come from by_columns.
 template <typename T>
 index_t gather_sparse(SparseBatch<T>& out, const InputView& x, const index_t* order, index_t first,
                       index_t count);
 template <typename T>
-void find_active_columns(SparseBatch<T>& batch, index_t rows, index_t cols);
+void by_columns(SparseBatch<T>& batch, index_t rows, index_t cols);
 template <typename T>
 void sparse_forward(T* out, const SparseBatch<T>& x, const T* weight, const T* bias, index_t B,
                     index_t OUT, Activation act);
-// dweight rows of the active columns (the rest untouched); dbias as dense_backward.
+// dweight rows of the active columns (the rest untouched); dbias as dense_backward. With
+// sgd_weight, the active rows of that weight take their SGD step (learning rate lr) instead of
+// dweight being written.
 template <typename T>
 void sparse_backward(T* dweight, T* dbias, const T* dout, const SparseBatch<T>& x, index_t B,
-                     index_t OUT);
+                     index_t OUT, T* sgd_weight, T lr);
 // Rows of `matrix` (rows, cols) not listed as active set to zero.
 template <typename T>
 void zero_inactive_rows(T* matrix, const SparseBatch<T>& x, index_t rows, index_t cols);
@@ -103,5 +113,16 @@ void add_weight_decay(T* dweight, const T* weight, index_t rows, index_t cols, T
 template <typename T>
 void sgd_update_active_rows(T* params, const T* grads, const SparseBatch<T>& x, index_t cols,
                             T lr, T clip);
+
+}  // namespace mnistmlp::cpu
+
+namespace mnistmlp::cpu {
+
+// gemm.cpp ----------------------------------------------------------------------------------
+// kernels/gemm.hpp's product, shared out over the team; scratch holds gemm_scratch_floats()
+// per thread of the team.
+index_t gemm_scratch_floats();
+void gemm(float* C, index_t ldc, index_t M, index_t N, index_t K, kernels::GemmOperand A,
+          kernels::GemmOperand B, const kernels::GemmEpilogue& epilogue, float* scratch);
 
 }  // namespace mnistmlp::cpu

@@ -1,4 +1,9 @@
 #include <algorithm>
+#include <type_traits>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #include "mnistmlp/backend/cpu/ops.hpp"
 #include "mnistmlp/kernels/optimizer.hpp"
@@ -7,7 +12,7 @@ namespace mnistmlp::cpu {
 
 namespace {
 constexpr index_t kRowTile = 16;
-constexpr index_t kColumnTile = 64;
+constexpr index_t kColumnTile = 128;  // weight-gradient columns per task: 8 AVX-512 vectors
 constexpr index_t kRowChunk = 16;  // active rows per partial sum or update chunk
 
 inline index_t tiles(index_t n, index_t tile) { return (n + tile - 1) / tile; }
@@ -16,7 +21,30 @@ template <typename Source, typename T>
 std::int32_t compress_row(std::int32_t* column, T* value, const Source* src, index_t cols,
                           T scale) {
   std::int32_t n = 0;
-  for (index_t c = 0; c < cols; ++c) {
+  index_t c = 0;
+#if defined(__AVX512F__)
+  // Sixteen at a time: compare with zero, then compress-store the survivors and their columns.
+  if constexpr (std::is_same_v<T, float> && (std::is_same_v<Source, float> || std::is_same_v<Source, std::uint8_t>)) {
+    const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (; c + 16 <= cols; c += 16) {
+      __m512 v;
+      if constexpr (std::is_same_v<Source, std::uint8_t>)
+        v = _mm512_div_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(
+                              _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + c)))),
+                          _mm512_set1_ps(scale));
+      else
+        v = _mm512_loadu_ps(src + c);
+      const __mmask16 nonzero = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+      // Compress in registers and store all 16 lanes (n + 16 <= c + 16 <= cols stays in the
+      // row): compress-to-memory is microcoded and slow on some CPUs.
+      _mm512_storeu_ps(value + n, _mm512_maskz_compress_ps(nonzero, v));
+      _mm512_storeu_si512(column + n, _mm512_maskz_compress_epi32(
+                                          nonzero, _mm512_add_epi32(lanes, _mm512_set1_epi32(static_cast<int>(c)))));
+      n += __builtin_popcount(nonzero);
+    }
+  }
+#endif
+  for (; c < cols; ++c) {
     if (src[c] == Source(0)) continue;
     column[n] = static_cast<std::int32_t>(c);
     value[n++] = scale == T(1) ? T(src[c]) : T(src[c]) / scale;
@@ -52,16 +80,29 @@ index_t gather_sparse(SparseBatch<T>& out, const InputView& x, const index_t* or
 }
 
 template <typename T>
-void find_active_columns(SparseBatch<T>& batch, index_t rows, index_t cols) {
+void by_columns(SparseBatch<T>& batch, index_t rows, index_t cols) {
 #pragma omp single
   {
-    std::fill(batch.is_active, batch.is_active + cols, std::uint8_t(0));
+    index_t* start = batch.column_start;
+    std::fill(start, start + cols + 1, index_t(0));
     for (index_t r = 0; r < rows; ++r)
-      for (index_t t = 0; t < batch.count[r]; ++t) batch.is_active[batch.column[r * batch.stride + t]] = 1;
+      for (index_t t = 0; t < batch.count[r]; ++t) ++start[batch.column[r * batch.stride + t] + 1];
     index_t n = 0;
-    for (index_t c = 0; c < cols; ++c)
+    for (index_t c = 0; c < cols; ++c) {
+      batch.is_active[c] = start[c + 1] > 0;
       if (batch.is_active[c]) batch.active[n++] = static_cast<std::int32_t>(c);
+      start[c + 1] += start[c];
+    }
     batch.n_active = n;
+    // Rows in ascending order, so each column's sum runs over rows in batch order.
+    for (index_t r = 0; r < rows; ++r)
+      for (index_t t = 0; t < batch.count[r]; ++t) {
+        const index_t at = start[batch.column[r * batch.stride + t]]++;
+        batch.by_column_row[at] = static_cast<std::int32_t>(r);
+        batch.by_column_value[at] = batch.value[r * batch.stride + t];
+      }
+    for (index_t c = cols; c > 0; --c) start[c] = start[c - 1];  // undo the fill's advance
+    start[0] = 0;
   }
 }
 
@@ -82,14 +123,21 @@ void sparse_forward(T* out, const SparseBatch<T>& x, const T* weight, const T* b
 
 template <typename T>
 void sparse_backward(T* dweight, T* dbias, const T* dout, const SparseBatch<T>& x, index_t B,
-                     index_t OUT) {
-  const kernels::SparseRows<T> rows = x.rows();
+                     index_t OUT, T* sgd_weight, T lr) {
   const index_t col_tiles = tiles(OUT, kColumnTile);
+#pragma omp for collapse(2) schedule(static) nowait
+  for (index_t a = 0; a < x.n_active; ++a)
+    for (index_t t = 0; t < col_tiles; ++t) {
+      const index_t k = x.active[a], j0 = t * kColumnTile;
+      const index_t first = x.column_start[k], n = x.column_start[k + 1] - first;
+      kernels::sparse_weight_gradient_row(dweight + k * OUT, sgd_weight ? sgd_weight + k * OUT : nullptr,
+                                          lr, x.by_column_row + first, x.by_column_value + first, n,
+                                          dout, OUT, j0, std::min(kColumnTile, OUT - j0));
+    }
 #pragma omp for schedule(static)
   for (index_t t = 0; t < col_tiles; ++t) {
-    const index_t j0 = t * kColumnTile, j1 = std::min(OUT, j0 + kColumnTile);
-    kernels::sparse_backward_weight_columns(dweight, rows, dout, B, OUT, x.active, x.n_active, j0, j1);
-    kernels::dense_backward_bias_columns(dbias, dout, B, OUT, j0, j1);
+    const index_t j0 = t * kColumnTile;
+    kernels::dense_backward_bias_columns(dbias, dout, B, OUT, j0, std::min(OUT, j0 + kColumnTile));
   }
 }
 
@@ -143,10 +191,10 @@ void sgd_update_active_rows(T* params, const T* grads, const SparseBatch<T>& x, 
 #define MNISTMLP_INSTANTIATE(T)                                                                   \
   template index_t gather_sparse<T>(SparseBatch<T>&, const InputView&, const index_t*, index_t,  \
                                     index_t);                                                     \
-  template void find_active_columns<T>(SparseBatch<T>&, index_t, index_t);                       \
+  template void by_columns<T>(SparseBatch<T>&, index_t, index_t);                                \
   template void sparse_forward<T>(T*, const SparseBatch<T>&, const T*, const T*, index_t, index_t, \
                                   Activation);                                                    \
-  template void sparse_backward<T>(T*, T*, const T*, const SparseBatch<T>&, index_t, index_t);   \
+  template void sparse_backward<T>(T*, T*, const T*, const SparseBatch<T>&, index_t, index_t, T*, T); \
   template void zero_inactive_rows<T>(T*, const SparseBatch<T>&, index_t, index_t);              \
   template double sum_of_squares_active_rows<T>(const T*, const SparseBatch<T>&, index_t,        \
                                                 double*);                                         \

@@ -1,0 +1,189 @@
+// The packed, register-blocked float32 GEMM of kernels/gemm.hpp, shared out over threads by
+// output tiles. The micro-kernel is written with AVX-512 intrinsics where the compiler targets
+// AVX-512, and as plain loops the compiler vectorises otherwise.
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+#include "mnistmlp/backend/cpu/ops.hpp"
+#include "mnistmlp/kernels/activation.hpp"
+#include "mnistmlp/kernels/gemm.hpp"
+
+namespace mnistmlp {
+
+namespace {
+
+#if defined(__AVX512F__)
+constexpr index_t MR = 12, NR = 32;  // 24 accumulators of 16 floats: the zmm file, nearly full
+
+// c (MR x NR, row-major) = a (packed MR-panel, kc deep) . b (packed NR-panel).
+void micro_kernel(index_t kc, const float* a, const float* b, float* c) {
+  __m512 acc[MR][2];
+#pragma GCC unroll 12
+  for (index_t r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (index_t k = 0; k < kc; ++k) {
+    const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+#pragma GCC unroll 12
+    for (index_t r = 0; r < MR; ++r) {
+      const __m512 ar = _mm512_set1_ps(a[r]);
+      acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);
+      acc[r][1] = _mm512_fmadd_ps(ar, b1, acc[r][1]);
+    }
+    a += MR;
+    b += NR;
+  }
+#pragma GCC unroll 12
+  for (index_t r = 0; r < MR; ++r) {
+    _mm512_storeu_ps(c + r * NR, acc[r][0]);
+    _mm512_storeu_ps(c + r * NR + 16, acc[r][1]);
+  }
+}
+#else
+constexpr index_t MR = 4, NR = 16;
+
+void micro_kernel(index_t kc, const float* a, const float* b, float* c) {
+  float acc[MR][NR] = {};
+  for (index_t k = 0; k < kc; ++k) {
+    for (index_t r = 0; r < MR; ++r) {
+      const float ar = a[r];
+#pragma omp simd
+      for (index_t j = 0; j < NR; ++j) acc[r][j] += ar * b[j];
+    }
+    a += MR;
+    b += NR;
+  }
+  std::memcpy(c, acc, sizeof(acc));
+}
+#endif
+
+// K is cut into blocks of this depth (a shape-only choice, so results stay thread-independent).
+constexpr index_t kDepthBlock = 384;
+constexpr index_t kMaxRows = 96;   // rows of A per packed block (a multiple of MR)
+constexpr index_t kMaxCols = 256;  // columns of B per packed block (a multiple of NR)
+
+inline index_t round_up(index_t n, index_t m) { return (n + m - 1) / m * m; }
+
+// pa: micro-panels of MR rows, each kc deep, rows past M zero.
+void pack_a(float* pa, const kernels::GemmOperand& A, index_t i0, index_t rows, index_t k0,
+            index_t kc) {
+  for (index_t p = 0; p < rows; p += MR)
+    for (index_t k = 0; k < kc; ++k)
+      for (index_t r = 0; r < MR; ++r)
+        *pa++ = p + r < rows ? A.at(i0 + p + r, k0 + k) : 0.0f;
+}
+
+// pb: micro-panels of NR columns, each kc deep, columns past N zero.
+void pack_b(float* pb, const kernels::GemmOperand& B, index_t k0, index_t kc, index_t j0,
+            index_t cols) {
+  for (index_t q = 0; q < cols; q += NR)
+    for (index_t k = 0; k < kc; ++k) {
+      const index_t n = std::min(NR, cols - q);
+      if (B.col_stride == 1) {
+        std::memcpy(pb, B.data + (k0 + k) * B.row_stride + j0 + q, sizeof(float) * n);
+      } else {
+        for (index_t c = 0; c < n; ++c) pb[c] = B.at(k0 + k, j0 + q + c);
+      }
+      for (index_t c = n; c < NR; ++c) pb[c] = 0.0f;
+      pb += NR;
+    }
+}
+
+void apply_epilogue(float* C, index_t ldc, index_t i0, index_t rows, index_t j0, index_t cols,
+                    const kernels::GemmEpilogue& e) {
+  for (index_t i = i0; i < i0 + rows; ++i) {
+    float* c = C + i * ldc;
+    if (e.bias) {
+#pragma omp simd
+      for (index_t j = j0; j < j0 + cols; ++j) c[j] += e.bias[j];
+    }
+    if (e.decayed) {
+      const float* w = e.decayed + i * ldc;
+#pragma omp simd
+      for (index_t j = j0; j < j0 + cols; ++j) c[j] += e.weight_decay * w[j];
+    }
+    if (e.dropout) {
+#pragma omp simd
+      for (index_t j = j0; j < j0 + cols; ++j) c[j] *= e.dropout[i * ldc + j];
+    }
+    if (e.derivative_of) {
+      const float* a = e.derivative_of + i * ldc;
+      for (index_t j = j0; j < j0 + cols; ++j) c[j] *= kernels::activation_derivative(e.derivative, a[j]);
+    }
+    kernels::activation_forward(c + j0, cols, e.activation);
+  }
+}
+
+}  // namespace
+
+namespace kernels {
+
+void gemm_naive(float* C, index_t ldc, index_t M, index_t N, index_t K, GemmOperand A,
+                GemmOperand B, const GemmEpilogue& epilogue) {
+  for (index_t i = 0; i < M; ++i)
+    for (index_t j = 0; j < N; ++j) {
+      float s = 0;
+      for (index_t k = 0; k < K; ++k) s += A.at(i, k) * B.at(k, j);
+      C[i * ldc + j] = s;
+    }
+  apply_epilogue(C, ldc, 0, M, 0, N, epilogue);
+}
+
+}  // namespace kernels
+
+namespace cpu {
+
+index_t gemm_scratch_floats() { return kMaxRows * kDepthBlock + kDepthBlock * kMaxCols + MR * NR; }
+
+void gemm(float* C, index_t ldc, index_t M, index_t N, index_t K, kernels::GemmOperand A,
+          kernels::GemmOperand B, const kernels::GemmEpilogue& epilogue, float* scratch) {
+  // Tile sizes only decide which thread computes what, so they may follow the shape: aim for
+  // several tiles per thread when M x N is small.
+  const index_t threads = omp_get_num_threads();
+  index_t mc = std::min(kMaxRows, round_up(M, MR)), nc = std::min(kMaxCols, round_up(N, NR));
+  while ((round_up(M, mc) / mc) * (round_up(N, nc) / nc) < 2 * threads && (mc > MR || nc > NR)) {
+    if (nc > NR && (nc >= mc || mc <= MR)) nc = round_up(nc / 2, NR);
+    else mc = round_up(mc / 2, MR);
+  }
+  const index_t row_tiles = (M + mc - 1) / mc, col_tiles = (N + nc - 1) / nc;
+  float* pa = scratch + omp_get_thread_num() * gemm_scratch_floats();
+  float* pb = pa + kMaxRows * kDepthBlock;
+  float* tile = pb + kDepthBlock * kMaxCols;
+#pragma omp for collapse(2) schedule(static)
+  for (index_t rt = 0; rt < row_tiles; ++rt)
+    for (index_t ct = 0; ct < col_tiles; ++ct) {
+      const index_t i0 = rt * mc, j0 = ct * nc;
+      const index_t rows = std::min(mc, M - i0), cols = std::min(nc, N - j0);
+      for (index_t k0 = 0; k0 < K; k0 += kDepthBlock) {
+        const index_t kc = std::min(kDepthBlock, K - k0);
+        pack_a(pa, A, i0, rows, k0, kc);
+        pack_b(pb, B, k0, kc, j0, cols);
+        for (index_t p = 0; p < rows; p += MR)
+          for (index_t q = 0; q < cols; q += NR) {
+            micro_kernel(kc, pa + p * kc, pb + q * kc, tile);
+            const index_t r_end = std::min(MR, rows - p), c_end = std::min(NR, cols - q);
+            for (index_t r = 0; r < r_end; ++r) {
+              float* c = C + (i0 + p + r) * ldc + j0 + q;
+              const float* t = tile + r * NR;
+              if (k0 == 0) {
+                std::memcpy(c, t, sizeof(float) * c_end);
+              } else {
+#pragma omp simd
+                for (index_t j = 0; j < c_end; ++j) c[j] += t[j];
+              }
+            }
+          }
+      }
+      if (K == 0)
+        for (index_t i = i0; i < i0 + rows; ++i) std::fill(C + i * ldc + j0, C + i * ldc + j0 + cols, 0.0f);
+      apply_epilogue(C, ldc, i0, rows, j0, cols, epilogue);
+    }
+}
+
+}  // namespace cpu
+
+}  // namespace mnistmlp
