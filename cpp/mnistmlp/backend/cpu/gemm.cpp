@@ -21,8 +21,9 @@ namespace {
 #if defined(__AVX512F__)
 constexpr index_t MR = 12, NR = 32;  // 24 accumulators of 16 floats: the zmm file, nearly full
 
-// c (MR x NR, row-major) = a (packed MR-panel, kc deep) . b (packed NR-panel).
-void micro_kernel(index_t kc, const float* a, const float* b, float* c) {
+// c (MR x NR, row stride ldc) = a (packed MR-panel, kc deep) . b (packed NR-panel), or
+// c += that product when `accumulate`.
+void micro_kernel(index_t kc, const float* a, const float* b, float* c, index_t ldc, bool accumulate) {
   __m512 acc[MR][2];
 #pragma GCC unroll 12
   for (index_t r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
@@ -39,14 +40,19 @@ void micro_kernel(index_t kc, const float* a, const float* b, float* c) {
   }
 #pragma GCC unroll 12
   for (index_t r = 0; r < MR; ++r) {
-    _mm512_storeu_ps(c + r * NR, acc[r][0]);
-    _mm512_storeu_ps(c + r * NR + 16, acc[r][1]);
+    float* row = c + r * ldc;
+    if (accumulate) {
+      acc[r][0] = _mm512_add_ps(_mm512_loadu_ps(row), acc[r][0]);
+      acc[r][1] = _mm512_add_ps(_mm512_loadu_ps(row + 16), acc[r][1]);
+    }
+    _mm512_storeu_ps(row, acc[r][0]);
+    _mm512_storeu_ps(row + 16, acc[r][1]);
   }
 }
 #else
 constexpr index_t MR = 4, NR = 16;
 
-void micro_kernel(index_t kc, const float* a, const float* b, float* c) {
+void micro_kernel(index_t kc, const float* a, const float* b, float* c, index_t ldc, bool accumulate) {
   float acc[MR][NR] = {};
   for (index_t k = 0; k < kc; ++k) {
     for (index_t r = 0; r < MR; ++r) {
@@ -57,7 +63,8 @@ void micro_kernel(index_t kc, const float* a, const float* b, float* c) {
     a += MR;
     b += NR;
   }
-  std::memcpy(c, acc, sizeof(acc));
+  for (index_t r = 0; r < MR; ++r)
+    for (index_t j = 0; j < NR; ++j) c[r * ldc + j] = accumulate ? c[r * ldc + j] + acc[r][j] : acc[r][j];
 }
 #endif
 
@@ -71,15 +78,44 @@ inline index_t round_up(index_t n, index_t m) { return (n + m - 1) / m * m; }
 // pa: micro-panels of MR rows, each kc deep, rows past M zero.
 void pack_a(float* pa, const kernels::GemmOperand& A, index_t i0, index_t rows, index_t k0,
             index_t kc) {
-  for (index_t p = 0; p < rows; p += MR)
-    for (index_t k = 0; k < kc; ++k)
-      for (index_t r = 0; r < MR; ++r)
-        *pa++ = p + r < rows ? A.at(i0 + p + r, k0 + k) : 0.0f;
+  for (index_t p = 0; p < rows; p += MR) {
+    const index_t n = std::min(MR, rows - p);
+    if (A.row_stride == 1) {  // A is a transposed matrix: each k's MR values are contiguous
+      for (index_t k = 0; k < kc; ++k, pa += MR) {
+        std::memcpy(pa, A.data + (k0 + k) * A.col_stride + i0 + p, sizeof(float) * n);
+        std::fill(pa + n, pa + MR, 0.0f);
+      }
+    } else {
+      for (index_t r = 0; r < MR; ++r) {
+        if (r >= n) {
+          for (index_t k = 0; k < kc; ++k) pa[k * MR + r] = 0.0f;
+          continue;
+        }
+        const float* row = A.data + (i0 + p + r) * A.row_stride + k0 * A.col_stride;
+        for (index_t k = 0; k < kc; ++k) pa[k * MR + r] = row[k * A.col_stride];
+      }
+      pa += kc * MR;
+    }
+  }
 }
 
 // pb: micro-panels of NR columns, each kc deep, columns past N zero.
 void pack_b(float* pb, const kernels::GemmOperand& B, index_t k0, index_t kc, index_t j0,
             index_t cols) {
+  if (B.row_stride == 1 && B.col_stride != 1) {  // B is a transposed matrix: read its rows
+    for (index_t q = 0; q < cols; q += NR, pb += kc * NR) {
+      const index_t n = std::min(NR, cols - q);
+      for (index_t c = 0; c < NR; ++c) {
+        if (c >= n) {
+          for (index_t k = 0; k < kc; ++k) pb[k * NR + c] = 0.0f;
+          continue;
+        }
+        const float* src = B.data + (j0 + q + c) * B.col_stride + k0;
+        for (index_t k = 0; k < kc; ++k) pb[k * NR + c] = src[k];
+      }
+    }
+    return;
+  }
   for (index_t q = 0; q < cols; q += NR)
     for (index_t k = 0; k < kc; ++k) {
       const index_t n = std::min(NR, cols - q);
@@ -91,6 +127,15 @@ void pack_b(float* pb, const kernels::GemmOperand& B, index_t k0, index_t kc, in
       for (index_t c = n; c < NR; ++c) pb[c] = 0.0f;
       pb += NR;
     }
+}
+
+void apply_epilogue(float* C, index_t ldc, index_t i0, index_t rows, index_t j0, index_t cols,
+                    const kernels::GemmEpilogue& e);
+
+// The epilogue over all of C, shared out by rows (after a K == 0 product).
+void apply_epilogue_rows(float* C, index_t ldc, index_t M, index_t N, const kernels::GemmEpilogue& e) {
+#pragma omp for schedule(static)
+  for (index_t i = 0; i < M; ++i) apply_epilogue(C, ldc, i, 1, 0, N, e);
 }
 
 void apply_epilogue(float* C, index_t ldc, index_t i0, index_t rows, index_t j0, index_t cols,
@@ -139,49 +184,79 @@ namespace cpu {
 
 index_t gemm_scratch_floats() { return kMaxRows * kDepthBlock + kDepthBlock * kMaxCols + MR * NR; }
 
+namespace {
+
+// One row block of C: A's block packed once per K block, then every column block in turn.
+void gemm_row_block(float* C, index_t ldc, index_t i0, index_t rows, index_t N, index_t K,
+                    index_t nc, index_t ct_begin, index_t ct_end, const kernels::GemmOperand& A,
+                    const kernels::GemmOperand& B, float* pa, float* pb, float* tile) {
+  for (index_t k0 = 0; k0 < K; k0 += kDepthBlock) {
+    const index_t kc = std::min(kDepthBlock, K - k0);
+    pack_a(pa, A, i0, rows, k0, kc);
+    for (index_t ct = ct_begin; ct < ct_end; ++ct) {
+      const index_t j0 = ct * nc, cols = std::min(nc, N - j0);
+      pack_b(pb, B, k0, kc, j0, cols);
+      for (index_t p = 0; p < rows; p += MR)
+        for (index_t q = 0; q < cols; q += NR) {
+          const index_t r_end = std::min(MR, rows - p), c_end = std::min(NR, cols - q);
+          float* c = C + (i0 + p) * ldc + j0 + q;
+          if (r_end == MR && c_end == NR) {
+            micro_kernel(kc, pa + p * kc, pb + q * kc, c, ldc, k0 > 0);
+            continue;
+          }
+          micro_kernel(kc, pa + p * kc, pb + q * kc, tile, NR, false);
+          for (index_t r = 0; r < r_end; ++r) {
+            const float* t = tile + r * NR;
+            float* out = c + r * ldc;
+            for (index_t j = 0; j < c_end; ++j) out[j] = k0 > 0 ? out[j] + t[j] : t[j];
+          }
+        }
+    }
+  }
+}
+
+}  // namespace
+
 void gemm(float* C, index_t ldc, index_t M, index_t N, index_t K, kernels::GemmOperand A,
           kernels::GemmOperand B, const kernels::GemmEpilogue& epilogue, float* scratch) {
-  // Tile sizes only decide which thread computes what, so they may follow the shape: aim for
-  // several tiles per thread when M x N is small.
   const index_t threads = omp_get_num_threads();
-  index_t mc = std::min(kMaxRows, round_up(M, MR)), nc = std::min(kMaxCols, round_up(N, NR));
-  while ((round_up(M, mc) / mc) * (round_up(N, nc) / nc) < 2 * threads && (mc > MR || nc > NR)) {
-    if (nc > NR && (nc >= mc || mc <= MR)) nc = round_up(nc / 2, NR);
-    else mc = round_up(mc / 2, MR);
-  }
-  const index_t row_tiles = (M + mc - 1) / mc, col_tiles = (N + nc - 1) / nc;
   float* pa = scratch + omp_get_thread_num() * gemm_scratch_floats();
   float* pb = pa + kMaxRows * kDepthBlock;
   float* tile = pb + kDepthBlock * kMaxCols;
-#pragma omp for collapse(2) schedule(static)
-  for (index_t rt = 0; rt < row_tiles; ++rt)
-    for (index_t ct = 0; ct < col_tiles; ++ct) {
-      const index_t i0 = rt * mc, j0 = ct * nc;
-      const index_t rows = std::min(mc, M - i0), cols = std::min(nc, N - j0);
-      for (index_t k0 = 0; k0 < K; k0 += kDepthBlock) {
-        const index_t kc = std::min(kDepthBlock, K - k0);
-        pack_a(pa, A, i0, rows, k0, kc);
-        pack_b(pb, B, k0, kc, j0, cols);
-        for (index_t p = 0; p < rows; p += MR)
-          for (index_t q = 0; q < cols; q += NR) {
-            micro_kernel(kc, pa + p * kc, pb + q * kc, tile);
-            const index_t r_end = std::min(MR, rows - p), c_end = std::min(NR, cols - q);
-            for (index_t r = 0; r < r_end; ++r) {
-              float* c = C + (i0 + p + r) * ldc + j0 + q;
-              const float* t = tile + r * NR;
-              if (k0 == 0) {
-                std::memcpy(c, t, sizeof(float) * c_end);
-              } else {
-#pragma omp simd
-                for (index_t j = 0; j < c_end; ++j) c[j] += t[j];
-              }
-            }
-          }
-      }
-      if (K == 0)
-        for (index_t i = i0; i < i0 + rows; ++i) std::fill(C + i * ldc + j0, C + i * ldc + j0 + cols, 0.0f);
-      apply_epilogue(C, ldc, i0, rows, j0, cols, epilogue);
+  const index_t nc_full = std::min(kMaxCols, round_up(N, NR));
+  const index_t row_blocks = (M + kMaxRows - 1) / kMaxRows;
+  if (K == 0) {
+#pragma omp for schedule(static)
+    for (index_t i = 0; i < M; ++i) std::fill(C + i * ldc, C + i * ldc + N, 0.0f);
+  } else if (row_blocks >= 2 * threads) {
+    // Tall C: each thread takes whole row blocks, packing its A block once per K block.
+    const index_t col_tiles = (N + nc_full - 1) / nc_full;
+#pragma omp for schedule(static)
+    for (index_t rt = 0; rt < row_blocks; ++rt) {
+      const index_t i0 = rt * kMaxRows, rows = std::min(kMaxRows, M - i0);
+      gemm_row_block(C, ldc, i0, rows, N, K, nc_full, 0, col_tiles, A, B, pa, pb, tile);
+      apply_epilogue(C, ldc, i0, rows, 0, N, epilogue);
     }
+    return;
+  } else {
+    // Short C (small batches): split the columns as well, into tiles fine enough for every
+    // thread. Tile sizes only decide who computes what, never the arithmetic.
+    index_t mc = std::min(kMaxRows, round_up(M, MR)), nc = nc_full;
+    while ((round_up(M, mc) / mc) * (round_up(N, nc) / nc) < 2 * threads && (mc > MR || nc > NR)) {
+      if (nc > NR && (nc >= mc || mc <= MR)) nc = round_up(nc / 2, NR);
+      else mc = round_up(mc / 2, MR);
+    }
+    const index_t row_tiles = (M + mc - 1) / mc, col_tiles = (N + nc - 1) / nc;
+#pragma omp for collapse(2) schedule(static)
+    for (index_t rt = 0; rt < row_tiles; ++rt)
+      for (index_t ct = 0; ct < col_tiles; ++ct) {
+        const index_t i0 = rt * mc, rows = std::min(mc, M - i0);
+        gemm_row_block(C, ldc, i0, rows, N, K, nc, ct, ct + 1, A, B, pa, pb, tile);
+        apply_epilogue(C, ldc, i0, rows, ct * nc, std::min(nc, N - ct * nc), epilogue);
+      }
+    return;
+  }
+  apply_epilogue_rows(C, ldc, M, N, epilogue);
 }
 
 }  // namespace cpu
