@@ -45,7 +45,8 @@ def as_inputs(X, n_features: int, what: str = "X") -> np.ndarray:
         raise ValueError(f"{what} has no samples")
     if X.dtype not in ENGINE_INPUT_DTYPES:
         X = X.astype(np.float32)
-    if X.dtype != np.uint8 and not np.isfinite(X).all():
+    # min and max are NaN or infinite exactly when some value is, and need no temporary array.
+    if X.dtype != np.uint8 and not (np.isfinite(X.min()) and np.isfinite(X.max())):
         bad = np.argwhere(~np.isfinite(X))[0]
         raise ValueError(f"{what} contains NaN or Inf (first at row {bad[0]}, column {bad[1]})")
     return np.ascontiguousarray(X)
