@@ -23,14 +23,15 @@ constexpr index_t padded(index_t count) {
   return (count + per_line - 1) / per_line * per_line;
 }
 
-// A zero-initialised, cache-line-aligned array that never reallocates behind your back.
+// A cache-line-aligned array that never reallocates behind your back; zero-initialised unless
+// asked not to be (scratch buffers that are always written before they are read).
 template <typename T>
 class AlignedArray {
  public:
   AlignedArray() = default;
   explicit AlignedArray(index_t size) { reset(size); }
 
-  void reset(index_t size) {
+  void reset(index_t size, bool zeroed = true) {
     data_.reset();
     size_ = 0;
     if (size <= 0) return;
@@ -38,7 +39,7 @@ class AlignedArray {
                               kAlignment * kAlignment;
     void* raw = std::aligned_alloc(kAlignment, bytes);
     if (!raw) throw std::bad_alloc();
-    std::memset(raw, 0, bytes);
+    if (zeroed) std::memset(raw, 0, bytes);
     data_.reset(static_cast<T*>(raw));
     size_ = size;
   }

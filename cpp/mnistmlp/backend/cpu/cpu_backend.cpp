@@ -52,7 +52,7 @@ struct Workspace {
     auto drops = [&](index_t l) { return with_dropout && config.dropout[l] > 0; };
     for (index_t l = 0; l < L; ++l) total += padded<T>(rows * n[l + 1]) * (drops(l) ? 3 : 1);
     if (gradients) total += 2 * padded<T>(rows * widest);
-    memory.reset(total);
+    memory.reset(total, false);
     T* at = memory.data();
     auto take = [&at](index_t count) {
       T* view = at;
@@ -79,18 +79,20 @@ struct Workspace {
     correct.reset(rows);
     // Room for the dense norm's chunks, or the sparse one's active-row chunks plus the rest.
     norm_partials.reset(std::max<index_t>(cpu::norm_chunks(parameter_count), 1) + n[0]);
-    sparse_columns.reset(rows * n[0]);
-    sparse_values.reset(rows * n[0]);
-    sparse_counts.reset(rows);
-    active_columns.reset(n[0]);
-    active_marks.reset(n[0]);
-    by_column_rows.reset(rows * n[0]);
-    by_column_values.reset(rows * n[0]);
-    column_starts.reset(n[0] + 1);
+    // Scratch, always written before read: left uninitialised (zeroing megabytes per
+    // inference call would cost more than the inference).
+    sparse_columns.reset(rows * n[0], false);
+    sparse_values.reset(rows * n[0], false);
+    sparse_counts.reset(rows, false);
+    active_columns.reset(n[0], false);
+    active_marks.reset(n[0], false);
+    by_column_rows.reset(gradients ? rows * n[0] : 0, false);
+    by_column_values.reset(gradients ? rows * n[0] : 0, false);
+    column_starts.reset(n[0] + 1, false);
     sparse = {sparse_columns.data(), sparse_values.data(), sparse_counts.data(),
               active_marks.data(), active_columns.data(), column_starts.data(),
               by_column_rows.data(), by_column_values.data(), n[0], 0};
-    gemm_scratch.reset(std::is_same_v<T, float> ? team * cpu::gemm_scratch_floats() : 0);
+    gemm_scratch.reset(std::is_same_v<T, float> ? team * cpu::gemm_scratch_floats() : 0, false);
     threads = team;
     capacity = rows;
   }
