@@ -45,8 +45,9 @@ def as_inputs(X, n_features: int, what: str = "X") -> np.ndarray:
         raise ValueError(f"{what} has no samples")
     if X.dtype not in ENGINE_INPUT_DTYPES:
         X = X.astype(np.float32)
-    # min and max are NaN or infinite exactly when some value is, and need no temporary array.
-    if X.dtype != np.uint8 and not (np.isfinite(X.min()) and np.isfinite(X.max())):
+    # One pass and no temporary array: a finite sum means finite values (a sum that overflows
+    # falls back to the elementwise check).
+    if X.dtype != np.uint8 and not np.isfinite(X.sum()) and not np.isfinite(X).all():
         bad = np.argwhere(~np.isfinite(X))[0]
         raise ValueError(f"{what} contains NaN or Inf (first at row {bad[0]}, column {bad[1]})")
     return np.ascontiguousarray(X)

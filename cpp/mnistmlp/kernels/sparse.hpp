@@ -59,7 +59,11 @@ void sparse_forward_row_avx512(float* out, const std::int32_t* column, const flo
 }
 #endif
 
-// Rows [i0, i1), output columns [j0, j0 + width), width <= kForwardBlock<T>.
+// Output columns per sparse-forward task: all 100 of the tutorial's hidden layer in one pass
+// over each row's nonzeros.
+inline constexpr index_t kSparseBlock = 128;
+
+// Rows [i0, i1), output columns [j0, j0 + width), width <= kSparseBlock.
 template <typename T>
 void sparse_forward_block(T* out, const SparseRows<T>& x, const T* weight, const T* bias,
                           index_t OUT, index_t i0, index_t i1, index_t j0, index_t width,
@@ -69,7 +73,9 @@ void sparse_forward_block(T* out, const SparseRows<T>& x, const T* weight, const
     using Row = void (*)(float*, const std::int32_t*, const float*, index_t, const float*,
                          const float*, index_t, index_t, index_t, Activation);
     static constexpr Row rows[] = {sparse_forward_row_avx512<1>, sparse_forward_row_avx512<2>,
-                                   sparse_forward_row_avx512<3>, sparse_forward_row_avx512<4>};
+                                   sparse_forward_row_avx512<3>, sparse_forward_row_avx512<4>,
+                                   sparse_forward_row_avx512<5>, sparse_forward_row_avx512<6>,
+                                   sparse_forward_row_avx512<7>, sparse_forward_row_avx512<8>};
     const Row row = rows[(width + 15) / 16 - 1];
     for (index_t i = i0; i < i1; ++i)
       row(out + i * OUT, x.column + i * x.stride, x.value + i * x.stride, x.count[i], weight, bias,
@@ -77,7 +83,7 @@ void sparse_forward_block(T* out, const SparseRows<T>& x, const T* weight, const
     return;
   }
 #endif
-  alignas(64) T acc[kForwardBlock<T>];
+  alignas(64) T acc[kSparseBlock];
   for (index_t i = i0; i < i1; ++i) {
     for (index_t j = 0; j < width; ++j) acc[j] = bias ? bias[j0 + j] : T(0);
     const std::int32_t* column = x.column + i * x.stride;

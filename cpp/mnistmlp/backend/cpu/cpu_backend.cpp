@@ -5,6 +5,8 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <memory>
+#include <mutex>
 #include <type_traits>
 #include <vector>
 
@@ -267,15 +269,27 @@ class CpuBackend final : public Backend<T> {
   }
 
   // Runs body(ws, first, count) inside one parallel region over chunks of x's rows, with a
-  // workspace of its own so concurrent callers never share buffers.
+  // workspace no concurrent caller uses. Workspaces are kept for the next call: fresh memory
+  // costs a page fault per page, more than a small inference itself.
   template <typename Body>
   void for_each_chunk(const InputView& x, Body&& body) const {
     if (x.rows == 0) return;
-    Workspace<T> ws;
-    ws.plan(config(), std::min(x.rows, kInferenceRows), false, false, 0, model_.threads());
+    std::unique_ptr<Workspace<T>> ws;
+    {
+      std::lock_guard<std::mutex> lock(pool_mutex_);
+      if (!inference_pool_.empty()) {
+        ws = std::move(inference_pool_.back());
+        inference_pool_.pop_back();
+      }
+    }
+    if (!ws) ws = std::make_unique<Workspace<T>>();
+    if (ws->capacity < kInferenceRows || ws->threads < model_.threads())
+      ws->plan(config(), kInferenceRows, false, false, 0, model_.threads());
 #pragma omp parallel num_threads(model_.threads())
     for (index_t first = 0; first < x.rows; first += kInferenceRows)
-      body(ws, first, std::min(kInferenceRows, x.rows - first));
+      body(*ws, first, std::min(kInferenceRows, x.rows - first));
+    std::lock_guard<std::mutex> lock(pool_mutex_);
+    inference_pool_.push_back(std::move(ws));
   }
 
   // Layers forward from ws.inputs; `step` >= 0 trains (dropout on), -1 infers.
@@ -417,6 +431,8 @@ class CpuBackend final : public Backend<T> {
 
   Model<T>& model_;
   Workspace<T> training_;
+  mutable std::mutex pool_mutex_;
+  mutable std::vector<std::unique_ptr<Workspace<T>>> inference_pool_;
   InputView x_;
   TargetView<T> y_;
   const index_t* order_ = nullptr;

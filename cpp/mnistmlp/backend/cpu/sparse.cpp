@@ -109,7 +109,7 @@ void by_columns(SparseBatch<T>& batch, index_t rows, index_t cols) {
 template <typename T>
 void sparse_forward(T* out, const SparseBatch<T>& x, const T* weight, const T* bias, index_t B,
                     index_t OUT, Activation act) {
-  constexpr index_t JB = kernels::kForwardBlock<T>;
+  constexpr index_t JB = kernels::kSparseBlock;
   const index_t row_tiles = tiles(B, kRowTile), col_tiles = tiles(OUT, JB);
   const kernels::SparseRows<T> rows = x.rows();
 #pragma omp for collapse(2) schedule(static)
