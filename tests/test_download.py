@@ -217,7 +217,8 @@ def test_fetch_downloads_only_missing_files(fake, server: LocalMirror, tmp_path:
     assert server.requests == []
 
 
-def test_fetch_can_show_progress(fake, server: LocalMirror, tmp_path: Path, capsys) -> None:
+def test_fetch_can_show_progress(fake, server: LocalMirror, tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "120")  # wide enough for the bar's graphic
     fake.dataset.fetch(tmp_path, mirrors=[server.serve("good", gz_files(fake))], progress=True)
     err = capsys.readouterr().err
     assert f"\r{TRAIN_IMAGES}.gz: 100% [####################]" in err
