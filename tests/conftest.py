@@ -4,6 +4,9 @@ Tests that need real MNIST take the ``mnist_dir`` fixture, which reads the folde
 ``MNISTMLP_DATA`` environment variable. Without it (or without the files there) those tests
 are skipped with the reason -- or fail, when the ``CI`` environment variable is set, so a CI
 run cannot pass by silently skipping them. Nothing is ever downloaded.
+
+Tests marked ``cuda`` need the CUDA backend and a visible GPU; without them they are skipped
+with the reason mnistmlp gives (no CUDA backend in this build, no GPU visible, ...).
 """
 
 from __future__ import annotations
@@ -18,7 +21,27 @@ from typing import Dict, Iterable, Iterator, Optional
 import numpy as np
 import pytest
 
+from mnistmlp import _core
 from mnistmlp.datasets import IdxDataset, idx, mnist
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "cuda: needs the CUDA backend and a visible GPU (skipped, with the reason, without them)"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items) -> None:
+    """Skip the ``cuda``-marked tests, saying why, where device "cuda" cannot be used."""
+    marked = [item for item in items if item.get_closest_marker("cuda")]
+    if not marked:
+        return
+    status = _core.cuda_status()
+    if status["available"]:
+        return
+    skip = pytest.mark.skip(reason=f"needs device 'cuda': {status['problem']}")
+    for item in marked:
+        item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -99,12 +99,15 @@ void set_layer(Model<T>& model, index_t layer, const py::array_t<T, py::array::c
   T* base = section(model, which);
   std::memcpy(model.arena().weight(base, layer), w.data(), sizeof(T) * in * out);
   std::memcpy(model.arena().bias(base, layer), b.data(), sizeof(T) * out);
+  model.host_changed();
 }
 
 template <typename T>
 py::dict fit_epoch(Model<T>& model, const py::array& x, const py::array& y, index_t batch_size,
-                   bool shuffle, const py::object& callback, double report_interval) {
-  const InputView xv = input_view("fit_epoch", x);
+                   bool shuffle, const py::object& callback, double report_interval,
+                   std::uint64_t data_token) {
+  InputView xv = input_view("fit_epoch", x);
+  xv.token = data_token;
   const TargetView<T> yv = target_view<T>("fit_epoch", y);
   std::exception_ptr raised;
   // Called by the trainer with the GIL released: take it for Python, check for Ctrl-C, and
@@ -154,7 +157,7 @@ void bind_model(py::module_& m, const char* name) {
                        const std::string& optimizer, double learning_rate, double momentum,
                        bool nesterov, double decay_rate, double decay_steps, bool staircase,
                        double beta1, double beta2, double epsilon, std::uint64_t seed,
-                       int threads) {
+                       int threads, const std::string& device) {
              ModelConfig c;
              c.sizes = std::move(sizes);
              for (const std::string& name : activations)
@@ -174,15 +177,20 @@ void bind_model(py::module_& m, const char* name) {
              c.optimizer.beta2 = beta2;
              c.optimizer.epsilon = epsilon;
              c.seed = seed;
-             return std::make_unique<Model<T>>(std::move(c), threads);
+             const Device where = parse_device(device);
+             // Outside the GIL: starting the CUDA backend may take a while (driver, context).
+             py::gil_scoped_release release;
+             return std::make_unique<Model<T>>(std::move(c), threads, where);
            }),
            py::arg("sizes"), py::arg("activations"), py::arg("loss"), py::arg("dropout"),
            py::arg("weight_decay"), py::arg("clip_norm"),
            py::arg("optimizer"), py::arg("learning_rate"), py::arg("momentum"),
            py::arg("nesterov"), py::arg("decay_rate"), py::arg("decay_steps"),
            py::arg("staircase"), py::arg("beta1"), py::arg("beta2"), py::arg("epsilon"),
-           py::arg("seed"), py::arg("threads"))
+           py::arg("seed"), py::arg("threads"), py::arg("device") = "cpu")
       .def_property("threads", &Model<T>::threads, &Model<T>::set_threads)
+      .def_property_readonly("device",
+                             [](const Model<T>& model) { return name_of(model.device()); })
       .def_property(
           "seed", [](const Model<T>& model) { return model.config().seed; },
           [](Model<T>& model, std::uint64_t seed) {
@@ -219,7 +227,9 @@ void bind_model(py::module_& m, const char* name) {
            py::arg("section") = 0)
       .def("fit_epoch", &fit_epoch<T>, py::arg("x"), py::arg("y"), py::arg("batch_size"),
            py::arg("shuffle"), py::arg("callback") = py::none(),
-           py::arg("report_interval") = 0.1)
+           py::arg("report_interval") = 0.1, py::arg("data_token") = 0,
+           "One epoch. data_token: nonzero when x and y are unchanged since the last call with "
+           "the same token (the CUDA backend then keeps them on the GPU).")
       .def(
           "predict",
           [](const Model<T>& model, const py::array& x) {

@@ -8,4 +8,5 @@ PYBIND11_MODULE(_core, m) {
   mnistmlp::bindings::register_build_info(m);
   mnistmlp::bindings::register_model(m);
   mnistmlp::bindings::register_kernels(m);
+  mnistmlp::bindings::register_cuda(m);
 }

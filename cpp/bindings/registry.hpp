@@ -8,5 +8,6 @@ namespace mnistmlp::bindings {
 void register_build_info(pybind11::module_& m);
 void register_model(pybind11::module_& m);
 void register_kernels(pybind11::module_& m);
+void register_cuda(pybind11::module_& m);
 
 }  // namespace mnistmlp::bindings

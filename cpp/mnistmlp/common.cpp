@@ -34,6 +34,7 @@ constexpr std::pair<const char*, WeightInit> kWeightInits[] = {
     {"glorot_uniform", WeightInit::glorot_uniform},
     {"he_normal", WeightInit::he_normal},
     {"zeros", WeightInit::zeros}};
+constexpr std::pair<const char*, Device> kDevices[] = {{"cpu", Device::cpu}, {"cuda", Device::cuda}};
 
 template <typename Enum, std::size_t N>
 const char* lookup_name(Enum value, const std::pair<const char*, Enum> (&table)[N]) {
@@ -54,9 +55,13 @@ OptimizerKind parse_optimizer(const std::string& name) {
 WeightInit parse_weight_init(const std::string& name) {
   return parse_name("weight_init", "weight initialiser", name, kWeightInits);
 }
+Device parse_device(const std::string& name) {
+  return parse_name("device", "device", name, kDevices);
+}
 const char* name_of(Activation a) { return lookup_name(a, kActivations); }
 const char* name_of(Loss l) { return lookup_name(l, kLosses); }
 const char* name_of(OptimizerKind o) { return lookup_name(o, kOptimizers); }
+const char* name_of(Device d) { return lookup_name(d, kDevices); }
 
 int OptimizerConfig::state_slots() const {
   if (kind == OptimizerKind::adam) return 2;

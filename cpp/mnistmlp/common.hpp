@@ -12,13 +12,18 @@ namespace mnistmlp {
 using index_t = std::int64_t;
 
 // Errors name the operation that refused: "[fit_epoch] expected 784 features, got 700".
-// std::invalid_argument becomes ValueError in Python.
 template <typename... Parts>
-[[noreturn]] void fail(const char* op, const Parts&... parts) {
+std::string error_message(const char* op, const Parts&... parts) {
   std::ostringstream msg;
   msg << '[' << op << "] ";
   (msg << ... << parts);
-  throw std::invalid_argument(msg.str());
+  return msg.str();
+}
+
+// std::invalid_argument becomes ValueError in Python.
+template <typename... Parts>
+[[noreturn]] void fail(const char* op, const Parts&... parts) {
+  throw std::invalid_argument(error_message(op, parts...));
 }
 
 #define MNISTMLP_CHECK(cond, op, ...) \
@@ -31,14 +36,17 @@ enum class Loss { categorical_crossentropy, mean_square };
 enum class OptimizerKind { sgd, adam };
 enum class WeightInit { truncated_normal, normal, uniform, glorot_uniform, he_normal, zeros };
 enum class ElementType { uint8, float32, float64 };
+enum class Device { cpu, cuda };
 
 Activation parse_activation(const std::string& name);
 Loss parse_loss(const std::string& name);
 OptimizerKind parse_optimizer(const std::string& name);
 WeightInit parse_weight_init(const std::string& name);
+Device parse_device(const std::string& name);
 const char* name_of(Activation a);
 const char* name_of(Loss l);
 const char* name_of(OptimizerKind o);
+const char* name_of(Device d);
 
 struct OptimizerConfig {
   OptimizerKind kind = OptimizerKind::sgd;

@@ -9,11 +9,12 @@
 namespace mnistmlp {
 
 template <typename T>
-Model<T>::Model(ModelConfig config, int threads) : config_(std::move(config)) {
+Model<T>::Model(ModelConfig config, int threads, Device device)
+    : config_(std::move(config)), device_(device) {
   config_.validate();
   arena_.allocate(config_.sizes, config_.optimizer.state_slots());
   set_threads(threads);
-  backend_ = make_cpu_backend(*this);
+  backend_ = device == Device::cuda ? make_cuda_backend(*this) : make_cpu_backend(*this);
 }
 
 template <typename T>
@@ -54,6 +55,7 @@ void Model<T>::initialize_layer(index_t layer, WeightInit init, double scale,
     w[i] = static_cast<T>(value);
   }
   for (index_t j = 0; j < fan_out; ++j) b[j] = T(0);
+  host_changed();
 }
 
 template <typename T>

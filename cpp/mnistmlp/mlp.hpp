@@ -26,7 +26,7 @@ struct TrainingState {
 template <typename T>
 class Model {
  public:
-  Model(ModelConfig config, int threads);
+  Model(ModelConfig config, int threads, Device device = Device::cpu);
   Model(const Model&) = delete;
   Model& operator=(const Model&) = delete;
 
@@ -38,6 +38,12 @@ class Model {
   Backend<T>& backend() { return *backend_; }
   const Backend<T>& backend() const { return *backend_; }
   std::shared_mutex& mutex() const { return mutex_; }
+  Device device() const { return device_; }
+
+  // Counts writes to the arena made on the host (initialize_layer, set_layer, loading a
+  // file): a backend that keeps its own copy of the arena uploads it again when this moves.
+  std::uint64_t host_version() const { return host_version_; }
+  void host_changed() { ++host_version_; }
 
   int threads() const { return threads_; }
   // The seed keys shuffles and dropout; restored with a saved model so training resumes exactly.
@@ -57,6 +63,8 @@ class Model {
   ParameterArena<T> arena_;
   TrainingState state_;
   int threads_ = 1;
+  Device device_;
+  std::uint64_t host_version_ = 0;
   std::unique_ptr<Backend<T>> backend_;
   mutable std::shared_mutex mutex_;
 };

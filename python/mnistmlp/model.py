@@ -8,6 +8,7 @@ scikit-learn.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import os
 import sys
@@ -25,6 +26,7 @@ from ._validation import as_dtype, as_inputs, as_targets, check_int, check_xy
 __all__ = ["MLP", "History", "ACTIVATIONS", "OUTPUT_ACTIVATIONS", "LOSSES", "WEIGHT_INITS"]
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "linear")
+DEVICES = ("cpu", "cuda")
 OUTPUT_ACTIVATIONS = ("softmax", "linear", "relu", "sigmoid", "tanh")
 LOSSES = ("categorical_crossentropy", "mean_square")
 #: Weight initialisers and the scale each uses by default (a stddev; None: set by fan-in/out).
@@ -38,6 +40,9 @@ WEIGHT_INITS: Dict[str, Optional[float]] = {
     "zeros": None,
 }
 _INIT_ALIASES = {"xavier": "glorot_uniform"}
+# One per fit() call: the engine may keep a fit's data on the GPU across its epochs, and
+# reads it again when the token changes.
+_FIT_TOKENS = itertools.count(1)
 
 
 def _check_name(kind: str, value, allowed: Sequence[str]) -> str:
@@ -144,6 +149,11 @@ class MLP:
         Threads the engine uses; None or 0: all cores. Results are bitwise identical for any
         thread count.
     dtype : {"float32", "float64"}
+    device : {"cpu", "cuda"}
+        Where the model trains and predicts. ``"cuda"`` runs whole epochs on the GPU (see
+        :func:`mnistmlp.cuda_available`) and raises RuntimeError saying why when this build
+        has no CUDA backend or no GPU is visible. Results repeat exactly run to run on the
+        same GPU and agree with the CPU's to rounding; model files do not depend on the device.
     """
 
     def __init__(
@@ -161,6 +171,7 @@ class MLP:
         seed: Optional[int] = 0,
         threads: Optional[int] = None,
         dtype: str = "float32",
+        device: str = "cpu",
     ) -> None:
         sizes = list(layer_sizes) if not isinstance(layer_sizes, (str, bytes)) else None
         if not sizes or len(sizes) < 2:
@@ -184,6 +195,7 @@ class MLP:
         self.clip_norm = None if clip_norm is None else float(clip_norm)
         self.seed = int.from_bytes(os.urandom(4), "little") if seed is None else check_int("seed", seed, 0)
         self.dtype = as_dtype(dtype)
+        self._device = _check_name("device", device, DEVICES)
 
         engine = _core.Model64 if self.dtype == np.float64 else _core.Model32
         args = dict(
@@ -195,7 +207,7 @@ class MLP:
             sizes=self.layer_sizes, activations=self.activation + [self.output_activation],
             loss=self.loss, dropout=self.dropout + [0.0], weight_decay=self.weight_decay,
             clip_norm=self.clip_norm or 0.0,
-            seed=self.seed, threads=0, **args,
+            seed=self.seed, threads=0, device=self._device, **args,
         )
         self.threads = threads
         for layer, init in enumerate(self.weight_init):
@@ -220,6 +232,11 @@ class MLP:
         self._engine.threads = 0 if value is None else check_int("threads", value, 0)
 
     @property
+    def device(self) -> str:
+        """Where the model trains and predicts: ``"cpu"`` or ``"cuda"``."""
+        return self._device
+
+    @property
     def n_layers(self) -> int:
         return len(self.layer_sizes) - 1
 
@@ -237,7 +254,8 @@ class MLP:
         return (
             f"MLP({self.layer_sizes}, activation={_single(self.activation)!r}, "
             f"output_activation={self.output_activation!r}, loss={self.loss!r}, "
-            f"optimizer={self.optimizer!r}, dtype={self.dtype.name!r})"
+            f"optimizer={self.optimizer!r}, dtype={self.dtype.name!r}"
+            + (f", device={self._device!r})" if self._device != "cpu" else ")")
         )
 
     # -- training -----------------------------------------------------------------------
@@ -273,6 +291,7 @@ class MLP:
                 raise ValueError("validation_data must be a tuple (X_val, y_val)")
             Xv, yv = check_xy(*validation_data, self.layer_sizes[0], self.layer_sizes[-1], self.dtype)
         history = History()
+        token = next(_FIT_TOKENS)
         last_epoch = self.epochs_ + epochs
         for _ in range(epochs):
             epoch = self.epochs_ + 1
@@ -280,7 +299,7 @@ class MLP:
                 if hasattr(callback, "on_epoch_begin"):
                     callback.on_epoch_begin(epoch)
             display = _EpochDisplay(epoch, last_epoch, X.shape[0], verbose)
-            result = self._fit_epoch(X, y, batch_size, shuffle, display, callbacks)
+            result = self._fit_epoch(X, y, batch_size, shuffle, display, callbacks, token)
             logs = {
                 "loss": result["loss"],
                 "accuracy": result["accuracy"],
@@ -303,7 +322,7 @@ class MLP:
         self.history_ = history
         return history
 
-    def _fit_epoch(self, X, y, batch_size, shuffle, display, callbacks) -> dict:
+    def _fit_epoch(self, X, y, batch_size, shuffle, display, callbacks, token: int) -> dict:
         """One epoch in the engine, reporting to ``display`` and the callbacks' on_progress."""
         listeners = [display.update] + [c.on_progress for c in callbacks if hasattr(c, "on_progress")]
 
@@ -315,7 +334,7 @@ class MLP:
             return keep_going
 
         try:
-            return self._engine.fit_epoch(X, y, batch_size, bool(shuffle), report)
+            return self._engine.fit_epoch(X, y, batch_size, bool(shuffle), report, data_token=token)
         except BaseException:
             display.abandon()
             raise
@@ -396,13 +415,17 @@ class MLP:
         write_model_file(path, config, self._file_tensors())
 
     @classmethod
-    def load(cls, path, threads: Optional[int] = None) -> "MLP":
-        """A model from a file written by :meth:`save`; raises ModelFileError if it is bad."""
+    def load(cls, path, threads: Optional[int] = None, device: str = "cpu") -> "MLP":
+        """A model from a file written by :meth:`save` (on any device), on ``device``; raises
+        ModelFileError if the file is bad."""
+        _check_name("device", device, DEVICES)
         config, tensors = read_model_file(path)
-        return cls._from_file(path, config, tensors, threads)
+        return cls._from_file(path, config, tensors, threads, device)
 
     @classmethod
-    def _from_file(cls, path, config: dict, tensors: Dict[str, np.ndarray], threads: Optional[int]) -> "MLP":
+    def _from_file(
+        cls, path, config: dict, tensors: Dict[str, np.ndarray], threads: Optional[int], device: str
+    ) -> "MLP":
         settings = dict(config["optimizer"])
         optimizer_class = {"sgd": _optimizers.SGD, "adam": _optimizers.Adam}[settings.pop("name")]
         known = {f.name for f in dataclasses.fields(optimizer_class)}
@@ -414,7 +437,7 @@ class MLP:
                 config["layer_sizes"], activation=config["activation"], output_activation=config["output_activation"],
                 loss=config["loss"], optimizer=optimizer, weight_init="zeros", dropout=config["dropout"],
                 weight_decay=config["weight_decay"], clip_norm=config["clip_norm"], seed=config["seed"],
-                threads=threads, dtype=config["dtype"],
+                threads=threads, dtype=config["dtype"], device=device,
             )
         except (ValueError, TypeError) as exc:
             raise ModelFileError(f"{path}: inconsistent model settings: {exc}") from None

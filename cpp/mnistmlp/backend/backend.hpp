@@ -22,6 +22,10 @@ struct InputView {
   const void* data = nullptr;
   ElementType type = ElementType::float32;
   index_t rows = 0, cols = 0;
+  // Nonzero: the caller promises that training data (x and its targets) seen again with the
+  // same token, pointers and shapes is unchanged, so a backend may keep its own copy across
+  // epochs (the CUDA backend keeps the training set on the GPU for a whole fit). 0: no promise.
+  std::uint64_t token = 0;
 };
 
 // Targets for the same rows: class labels (rows,) or dense rows (rows, classes) in the
@@ -75,5 +79,9 @@ class Backend {
 
 template <typename T>
 std::unique_ptr<Backend<T>> make_cpu_backend(Model<T>& model);
+// Throws std::runtime_error naming the reason when this build has no CUDA backend or no GPU
+// is usable (backend/cuda/cuda.hpp: cuda_status).
+template <typename T>
+std::unique_ptr<Backend<T>> make_cuda_backend(Model<T>& model);
 
 }  // namespace mnistmlp
