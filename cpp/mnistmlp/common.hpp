@@ -2,7 +2,8 @@
 #pragma once
 
 #include <cstdint>
-#include <sstream>
+#include <cstdio>
+#include <type_traits>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -11,13 +12,28 @@ namespace mnistmlp {
 
 using index_t = std::int64_t;
 
+// Pieces of an error message as text. Plain std::string, not iostreams: formatting through an
+// ostringstream crashed inside std::locale when the module ran under another Python (a GPU
+// machine's), and a message must never be what brings a process down.
+inline std::string to_text(const std::string& s) { return s; }
+inline std::string to_text(const char* s) { return s; }
+inline std::string to_text(char c) { return std::string(1, c); }
+inline std::string to_text(double v) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%g", v);
+  return text;
+}
+template <typename T, typename = std::enable_if_t<std::is_integral_v<T>>>
+std::string to_text(T v) {
+  return std::to_string(v);
+}
+
 // Errors name the operation that refused: "[fit_epoch] expected 784 features, got 700".
 template <typename... Parts>
 std::string error_message(const char* op, const Parts&... parts) {
-  std::ostringstream msg;
-  msg << '[' << op << "] ";
-  (msg << ... << parts);
-  return msg.str();
+  std::string message = std::string("[") + op + "] ";
+  ((message += to_text(parts)), ...);
+  return message;
 }
 
 // std::invalid_argument becomes ValueError in Python.

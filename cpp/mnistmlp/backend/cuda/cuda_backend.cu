@@ -10,7 +10,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
-#include <sstream>
+#include <cstdio>
 #include <vector>
 
 #include "mnistmlp/backend/cuda/cuda.hpp"
@@ -578,12 +578,15 @@ class CudaBackend final : public Backend<T> {
 
 __global__ void probe_kernel() {}
 
+// Messages are built with std::string, not iostreams: formatting through an nvcc-compiled
+// ostringstream crashed in std::locale on a GPU machine.
 std::string describe(const cudaDeviceProp& p) {
-  std::ostringstream s;
-  s.precision(1);
-  s << p.name << " (compute " << p.major << '.' << p.minor << ", " << p.multiProcessorCount
-    << " SMs, " << std::fixed << double(p.totalGlobalMem) / (1024.0 * 1024.0 * 1024.0) << " GiB)";
-  return s.str();
+  char memory[32];
+  std::snprintf(memory, sizeof(memory), "%.1f",
+                double(p.totalGlobalMem) / (1024.0 * 1024.0 * 1024.0));
+  return std::string(p.name) + " (compute " + std::to_string(p.major) + '.' +
+         std::to_string(p.minor) + ", " + std::to_string(p.multiProcessorCount) + " SMs, " +
+         memory + " GiB)";
 }
 
 }  // namespace
@@ -601,17 +604,18 @@ CudaStatus cuda_status() {
   const cudaError_t counted = cudaGetDeviceCount(&count);
   if (counted != cudaSuccess || count == 0) {
     (void)cudaGetLastError();  // not sticky; leave no trace for later calls
-    std::ostringstream s;
-    s << "no CUDA GPU is visible";
+    auto version = [](int v) {
+      return std::to_string(v / 1000) + '.' + std::to_string(v % 1000 / 10);
+    };
+    std::string s = "no CUDA GPU is visible";
     if (status.driver_version == 0)
-      s << " (no NVIDIA driver is installed)";
+      s += " (no NVIDIA driver is installed)";
     else if (counted == cudaErrorInsufficientDriver)
-      s << " (the NVIDIA driver supports CUDA up to " << status.driver_version / 1000 << '.'
-        << status.driver_version % 1000 / 10 << ", this build needs CUDA "
-        << status.runtime_version / 1000 << '.' << status.runtime_version % 1000 / 10 << ")";
+      s += " (the NVIDIA driver supports CUDA up to " + version(status.driver_version) +
+           ", this build needs CUDA " + version(status.runtime_version) + ")";
     else if (counted != cudaSuccess)
-      s << " (" << cudaGetErrorString(counted) << ")";
-    status.problem = s.str();
+      s += std::string(" (") + cudaGetErrorString(counted) + ")";
+    status.problem = s;
     return status;
   }
   for (int d = 0; d < count; ++d) {
@@ -628,12 +632,12 @@ CudaStatus cuda_status() {
     (void)cudaGetDevice(&device);
     (void)cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device);
     (void)cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device);
-    std::ostringstream s;
-    s << "this build has no code for the GPU (compute " << major << '.' << minor
-      << "): it was compiled for CUDA architectures " << status.architectures
-      << "; rebuild with -Ccmake.define.CMAKE_CUDA_ARCHITECTURES=" << major << minor << " ("
-      << cudaGetErrorString(probed) << ")";
-    status.problem = s.str();
+    status.problem = "this build has no code for the GPU (compute " + std::to_string(major) +
+                     '.' + std::to_string(minor) + "): it was compiled for CUDA architectures " +
+                     status.architectures +
+                     "; rebuild with -Ccmake.define.CMAKE_CUDA_ARCHITECTURES=" +
+                     std::to_string(major) + std::to_string(minor) + " (" +
+                     cudaGetErrorString(probed) + ")";
   }
   return status;
 }
