@@ -1,0 +1,103 @@
+"""The benchmark scripts keep working: each runs once, tiny, as a subprocess.
+
+Only the exit code and the keys of the JSON report are checked, never a timing. The
+training benchmark runs on ``--synthetic`` data without torch, so neither the MNIST files
+nor torch are needed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def run_benchmark(script: str, *args: str) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), *args],
+        capture_output=True, text=True, timeout=120, cwd=BENCHMARKS.parent,
+    )
+    assert result.returncode == 0, f"{script} failed:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def test_bench_train(tmp_path: Path) -> None:
+    report = tmp_path / "train.json"
+    result = run_benchmark(
+        "bench_train.py", "--synthetic", "--samples", "200", "--repeats", "1", "--inference-repeats", "1",
+        "--configs", "A,C", "--optimizers", "sgd,adam", "--batch-sizes", "64", "--threads", "1",
+        "--peers", "mnistmlp,numpy", "--pause", "0", "--roof-repeats", "1", "--json", str(report),
+    )
+    assert "| A 784-100-10" in result.stdout and "mnistmlp samples/s" in result.stdout
+    data = json.loads(report.read_text())
+    assert {"environment", "settings", "roof", "training", "inference", "notes"} <= set(data)
+    assert {"date", "cpu", "cores", "mnistmlp", "numpy"} <= set(data["environment"])
+    assert [r["threads"] for r in data["roof"]] == [1] and data["roof"][0]["gflops"] > 0
+    assert len(data["roof"][0]["measurements"]) == 2  # at the start and at the end
+    assert len(data["training"]) == 4 and len(data["inference"]) == 2
+    for row in data["training"]:
+        assert {"config", "optimizer", "batch_size", "threads", "samples", "flops_per_sample", "peers",
+                "ratios", "mnistmlp_gflops", "percent_of_roof", "other_cores"} <= set(row)
+        assert set(row["peers"]) == {"mnistmlp", "numpy"} and set(row["ratios"]) == {"numpy"}
+        for peer in row["peers"].values():
+            assert {"seconds", "median_seconds", "samples_per_second", "epochs"} <= set(peer)
+            assert {"loss", "accuracy"} <= set(peer["epochs"][0])
+    for row in data["inference"]:
+        assert set(row["peers"]) == {"mnistmlp", "numpy"} and "numpy" in row["ratios"]
+
+
+def test_bench_train_flop_count() -> None:
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        from bench_train import flops_per_sample
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    # forward 784*100 + 100*10, dW the same again, dX of the second layer only: 100*10.
+    assert flops_per_sample([784, 100, 10]) == 2 * (2 * (78_400 + 1_000) + 1_000)
+
+
+def test_bench_train_refuses_bad_options() -> None:
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_train.py"), "--synthetic", "--configs", "E"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2 and "choose from A,B,C,D" in result.stderr
+
+
+def test_bench_train_explains_missing_data(tmp_path: Path) -> None:
+    env = dict(os.environ, MNISTMLP_DATA=str(tmp_path / "empty"), XDG_CACHE_HOME=str(tmp_path / "cache"))
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_train.py"), "--peers", "mnistmlp,numpy"],
+        capture_output=True, text=True, timeout=60, env=env,
+    )
+    assert result.returncode == 1
+    assert "MNISTMLP_DATA" in result.stderr and "--synthetic" in result.stderr
+
+
+def test_bench_kernels(tmp_path: Path) -> None:
+    report = tmp_path / "kernels.json"
+    result = run_benchmark(
+        "bench_kernels.py", "--shapes", "784x100,10x10", "--batch-sizes", "10,32", "--threads", "1",
+        "--repeats", "1", "--min-time", "0.001", "--pause", "0", "--roof-repeats", "1",
+        "--json", str(report),
+    )
+    assert "| 784->100" in result.stdout
+    data = json.loads(report.read_text())
+    assert {"environment", "settings", "roof", "kernels", "notes"} <= set(data)
+    assert len(data["kernels"]) == 2 * 2 * 2  # shapes x batch sizes x passes
+    for row in data["kernels"]:
+        assert {"pass", "n_in", "n_out", "batch_size", "threads", "flops", "peers", "ratio"} <= set(row)
+        assert row["naive_checked"]
+        for peer in row["peers"].values():
+            assert {"seconds_per_call", "median_seconds", "gflops", "calls_per_timing"} <= set(peer)
+
+
+@pytest.mark.parametrize("script", ["bench_train.py", "bench_kernels.py"])
+def test_help(script: str) -> None:
+    assert "usage:" in run_benchmark(script, "--help").stdout
