@@ -82,10 +82,7 @@ PEERS = ("mnistmlp", "numpy", "torch")
 TRAIN_SIZE = 55_000
 TEST_SIZE = 10_000
 SEED = 0
-TORCH_MISSING = (
-    "torch not installed (pip install torch==2.13.0 for the CPU build; on Linux add "
-    "--index-url https://download.pytorch.org/whl/cpu): torch columns left out"
-)
+TORCH_MISSING = "torch not installed (pip install torch==2.13.0 for the CPU build): torch columns left out"
 
 # The sanity checks of the training epochs (see the module docstring).
 CHECK_MIN_SAMPLES = 5_000
