@@ -29,11 +29,11 @@ def weights_bytes(model):
         dict(layer_sizes=[784, 100, 10], optimizer="sgd", batch_size=10),
         dict(layer_sizes=[784, 64, 32, 10], optimizer="adam", batch_size=37, clip_norm=1.0, dropout=0.2),
         # Batches big enough that two threads share each step (small ones run on one thread).
-        dict(layer_sizes=[784, 64, 32, 10], optimizer="adam", batch_size=250, clip_norm=1.0, dropout=0.2),
+        dict(layer_sizes=[784, 64, 32, 10], optimizer="adam", batch_size=600, clip_norm=1.0, dropout=0.2),
         dict(layer_sizes=[784, 300, 10], optimizer="sgd", batch_size=100, clip_norm=0.5),
         dict(layer_sizes=[784, 70, 10], optimizer=mnistmlp.optimizers.SGD(0.05, momentum=0.9), batch_size=128,
              weight_decay=1e-3, activation="tanh"),
-        dict(layer_sizes=[784, 50, 10], optimizer="adam", batch_size=256, loss="mean_square", output_activation="sigmoid",
+        dict(layer_sizes=[784, 50, 10], optimizer="adam", batch_size=700, loss="mean_square", output_activation="sigmoid",
              dtype="float64"),
     ],
 )

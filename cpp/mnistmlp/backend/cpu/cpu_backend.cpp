@@ -106,10 +106,10 @@ constexpr index_t kInferenceRows = 1024;
 // paths give the same bits; this only decides which is faster).
 constexpr double kSparseDensity = 0.5;
 // Multiply-adds per batch (forward and backward, as if dense) that make one more thread worth
-// its barriers: a batch of 10 or 32 of 784-100-10 (2.4M, 7.6M) runs on one thread, which is as
-// fast as two on an idle machine and far faster on a busy one, where a descheduled thread
-// stalls every barrier.
-constexpr double kWorkPerThread = 8e6;
+// its barriers. Measured (benchmarks/bench_train.py): 784-100-10 up to batch 128 (30M) trains
+// faster on one thread than on two, and on a busy machine a descheduled thread stalls every
+// barrier; batches of 1024, or wide layers, use every core.
+constexpr double kWorkPerThread = 4e7;
 
 template <typename T>
 class CpuBackend final : public Backend<T> {
