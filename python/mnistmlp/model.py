@@ -391,13 +391,18 @@ class MLP:
             },
         }
 
-    def _file_tensors(self) -> Dict[str, np.ndarray]:
+    def _file_sections(self, optimizer: dict):
+        """(tensor-name prefix, engine arena section) of each group of tensors in a file:
+        the parameters, then each optimizer state slot (arena section 1 holds gradients)."""
+        yield "layers", 0
+        for slot, name in enumerate(state_slots(optimizer)):
+            yield f"optimizer.{name}.layers", 2 + slot
+
+    def _file_tensors(self, config: dict) -> Dict[str, np.ndarray]:
         tensors = {}
-        slots = ["layers"] + [f"optimizer.{slot}.layers" for slot in state_slots(self._file_config()["optimizer"])]
-        for section, prefix in enumerate(slots):
-            engine_section = 0 if section == 0 else section + 1  # 1 holds the gradients
+        for prefix, section in self._file_sections(config["optimizer"]):
             for layer in range(self.n_layers):
-                W, b = self._engine.get_layer(layer, engine_section)
+                W, b = self._engine.get_layer(layer, section)
                 tensors[f"{prefix}.{layer}.weight"] = W
                 tensors[f"{prefix}.{layer}.bias"] = b
         return tensors
@@ -412,7 +417,7 @@ class MLP:
         config = self._file_config()
         if extra is not None:
             config["extra"] = extra
-        write_model_file(path, config, self._file_tensors())
+        write_model_file(path, config, self._file_tensors(config))
 
     @classmethod
     def load(cls, path, threads: Optional[int] = None, device: str = "cpu") -> "MLP":
@@ -471,11 +476,9 @@ class MLP:
 
     def _load_state(self, config: dict, tensors: Dict[str, np.ndarray]) -> None:
         """Weights, optimizer state and counters from a checked model file."""
-        prefixes = ["layers"] + [f"optimizer.{slot}.layers" for slot in state_slots(config["optimizer"])]
-        for section, prefix in enumerate(prefixes):
-            engine_section = 0 if section == 0 else section + 1
+        for prefix, section in self._file_sections(config["optimizer"]):
             for layer in range(self.n_layers):
-                self._engine.set_layer(layer, tensors[f"{prefix}.{layer}.weight"], tensors[f"{prefix}.{layer}.bias"], engine_section)
+                self._engine.set_layer(layer, tensors[f"{prefix}.{layer}.weight"], tensors[f"{prefix}.{layer}.bias"], section)
         training = config["training"]
         self.seed = self._engine.seed = config["seed"]
         self._engine.step = training["step"]
