@@ -257,6 +257,8 @@ def test_dropout_only_where_asked():
         (lambda: mnistmlp.optimizers.SGD(0.5), lambda: ref.SGD(0.5), 0.05, 0.0),  # ... with clipping
         (lambda: mnistmlp.optimizers.SGD(0.5), lambda: ref.SGD(0.5), None, 0.01),  # weight decay: dense
         (lambda: mnistmlp.optimizers.Adam(0.01), lambda: ref.Adam(0.01), 0.05, 0.0),  # Adam: dense update
+        (lambda: mnistmlp.optimizers.Adam(0.01), lambda: ref.Adam(0.01), None, 0.0),  # Adam fused in the rows
+        (lambda: mnistmlp.optimizers.Adam(0.01), lambda: ref.Adam(0.01), None, 0.01),  # ... not with decay
     ],
 )
 def test_sparse_inputs_match_reference(engine_optimizer, reference_optimizer, clip_norm, weight_decay, dtype):

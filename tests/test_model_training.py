@@ -35,6 +35,8 @@ def weights_bytes(model):
              weight_decay=1e-3, activation="tanh"),
         dict(layer_sizes=[784, 50, 10], optimizer="adam", batch_size=700, loss="mean_square", output_activation="sigmoid",
              dtype="float64"),
+        # Adam fused into the sparse first layer: rows wider than one 128-column tile.
+        dict(layer_sizes=[784, 200, 10], optimizer="adam", batch_size=300),
     ],
 )
 def test_weights_are_bitwise_identical_for_any_thread_count(config):

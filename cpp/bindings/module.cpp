@@ -9,4 +9,5 @@ PYBIND11_MODULE(_core, m) {
   mnistmlp::bindings::register_model(m);
   mnistmlp::bindings::register_kernels(m);
   mnistmlp::bindings::register_cuda(m);
+  mnistmlp::bindings::register_settings(m);
 }

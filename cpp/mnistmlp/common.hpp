@@ -54,6 +54,10 @@ enum class WeightInit { truncated_normal, normal, uniform, glorot_uniform, he_no
 enum class ElementType { uint8, float32, float64 };
 enum class Device { cpu, cuda };
 
+constexpr index_t element_size(ElementType type) {
+  return type == ElementType::uint8 ? 1 : type == ElementType::float32 ? 4 : 8;
+}
+
 Activation parse_activation(const std::string& name);
 Loss parse_loss(const std::string& name);
 OptimizerKind parse_optimizer(const std::string& name);

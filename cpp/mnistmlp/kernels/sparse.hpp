@@ -1,8 +1,8 @@
 // The first layer on sparse inputs (MNIST pixels are about 80% zeros): each batch row is kept
 // as its nonzero (column, value) pairs, in column order, and only those are multiplied.
 //   sparse_forward : out (B,OUT) = act(x (B,IN) . weight (IN,OUT) + bias)
-//   sparse_weight_gradient_row: dweight[k, :] = sum_i x_ik dout[i, :] for a column k that has
-//                   nonzeros (written, =); rows of no nonzero x are left alone (gradient 0).
+//   sparse_weight_gradient_row: dweight[k, :] = sum_i x_ik dout[i, :], from column k's
+//                   nonzeros (none: a zero row).
 #pragma once
 
 #include <algorithm>
@@ -101,13 +101,11 @@ void sparse_forward_block(T* out, const SparseRows<T>& x, const T* weight, const
 }
 
 // Row k of the weight gradient, columns [j0, j0 + width) with width <= 128, from column k of
-// the batch (its nonzeros (row i, value v), rows ascending): sum_i v * dout[i, j0:j0 + width].
-// Written to dweight_row, or, with sgd_row, applied at once as an SGD step
-// sgd_row -= lr * gradient (when nothing else needs the whole gradient first).
+// the batch (its nonzeros (row i, value v), rows ascending):
+// out[0, width) = sum_i v * dout[i, j0:j0 + width].
 template <typename T>
-void sparse_weight_gradient_row(T* dweight_row, T* sgd_row, T lr, const std::int32_t* rows,
-                                const T* values, index_t n, const T* dout, index_t OUT, index_t j0,
-                                index_t width) {
+void sparse_weight_gradient_row(T* out, const std::int32_t* rows, const T* values, index_t n,
+                                const T* dout, index_t OUT, index_t j0, index_t width) {
 #if defined(__AVX512F__)
   if constexpr (std::is_same_v<T, float>) {
     const index_t vectors = (width + 15) / 16;
@@ -125,15 +123,7 @@ void sparse_weight_gradient_row(T* dweight_row, T* sgd_row, T lr, const std::int
     }
 #pragma GCC unroll 8
     for (index_t v = 0; v < 8; ++v)
-      if (v < vectors) {
-        const __mmask16 m = v == vectors - 1 ? tail : __mmask16(0xffff);
-        if (sgd_row) {
-          float* w = sgd_row + j0 + 16 * v;
-          _mm512_mask_storeu_ps(w, m, _mm512_sub_ps(_mm512_maskz_loadu_ps(m, w), _mm512_mul_ps(_mm512_set1_ps(lr), acc[v])));
-        } else {
-          _mm512_mask_storeu_ps(dweight_row + j0 + 16 * v, m, acc[v]);
-        }
-      }
+      if (v < vectors) _mm512_mask_storeu_ps(out + 16 * v, v == vectors - 1 ? tail : __mmask16(0xffff), acc[v]);
     return;
   }
 #endif
@@ -145,11 +135,7 @@ void sparse_weight_gradient_row(T* dweight_row, T* sgd_row, T lr, const std::int
 #pragma omp simd
     for (index_t j = 0; j < width; ++j) acc[j] += s * g[j];
   }
-  if (sgd_row) {
-    for (index_t j = 0; j < width; ++j) sgd_row[j0 + j] -= lr * acc[j];
-  } else {
-    for (index_t j = 0; j < width; ++j) dweight_row[j0 + j] = acc[j];
-  }
+  for (index_t j = 0; j < width; ++j) out[j] = acc[j];
 }
 
 }  // namespace mnistmlp::kernels

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "mnistmlp/backend/cpu/ops.hpp"
+#include "mnistmlp/denormals.hpp"
 #include "mnistmlp/kernels/loss.hpp"
 #include "mnistmlp/mlp.hpp"
 
@@ -39,7 +40,7 @@ struct Workspace {
   AlignedArray<std::int32_t> sparse_columns, sparse_counts, active_columns, by_column_rows;
   AlignedArray<T> sparse_values, by_column_values;
   AlignedArray<index_t> column_starts;
-  T fused_sgd_rate = 0;  // > 0: the sparse first layer applies its SGD step in the backward pass
+  cpu::RowStep<T> row_step;  // the first weight's step, when the sparse backward pass takes it
   AlignedArray<std::uint8_t> active_marks;
   AlignedArray<float> gemm_scratch;  // packing buffers of cpu::gemm, one set per thread
   int threads = 0;
@@ -134,15 +135,18 @@ class CpuBackend final : public Backend<T> {
     bool past_deadline = false;
     // One team for the whole run of batches: no fork and join per batch.
 #pragma omp parallel num_threads(team_size(batch_size_))
-    for (index_t batch = begin; batch < end && !past_deadline; ++batch) {
-      const index_t first = batch * batch_size_;
-      train_batch(batch, first, std::min(batch_size_, x_.rows - first), step + (batch - begin));
+    {
+      const ScopedDenormalMode denormals;  // every thread of the team, for the whole run
+      for (index_t batch = begin; batch < end && !past_deadline; ++batch) {
+        const index_t first = batch * batch_size_;
+        train_batch(batch, first, std::min(batch_size_, x_.rows - first), step + (batch - begin));
 #pragma omp master
-      {
-        next = batch + 1;
-        past_deadline = Backend<T>::Clock::now() >= deadline;
-      }
+        {
+          next = batch + 1;
+          past_deadline = Backend<T>::Clock::now() >= deadline;
+        }
 #pragma omp barrier
+      }
     }
     return next;
   }
@@ -227,12 +231,11 @@ class CpuBackend final : public Backend<T> {
     Workspace<T>& ws = training_;
     BatchMetrics& metrics = metrics_[batch];
     load_inputs(ws, x_, order_, first, count);
+    if (first + count < x_.rows)
+      cpu::prefetch_rows(x_, order_, first + count, std::min(count, x_.rows - first - count));
     cpu::gather_targets(ws.labels.data(), ws.targets, y_, order_, first, count);
     forward(ws, count, step);
-    const ModelConfig& c = config();
-    ws.fused_sgd_rate = sparse_update(ws) && c.clip_norm == 0
-                            ? static_cast<T>(cpu::sgd_learning_rate(c.optimizer, step))
-                            : T(0);
+    ws.row_step = row_step(ws, step);
     const double loss = loss_and_backward(ws, count, metrics);
     update(ws, step);
 #pragma omp master
@@ -266,6 +269,31 @@ class CpuBackend final : public Backend<T> {
     const ModelConfig& c = config();
     return ws.sparse_input && c.optimizer.kind == OptimizerKind::sgd && c.optimizer.momentum == 0.0 &&
            c.weight_decay[0] == 0.0;
+  }
+
+  // The first weight's step, for the sparse backward pass to take row by row when each row's
+  // own gradient is all the step needs; else an empty step.
+  cpu::RowStep<T> row_step(const Workspace<T>& ws, std::int64_t step) {
+    const ModelConfig& c = config();
+    const OptimizerConfig& o = c.optimizer;
+    const bool adam = o.kind == OptimizerKind::adam;
+    cpu::RowStep<T> fused;
+    if (!ws.sparse_input || c.clip_norm > 0 || c.weight_decay[0] > 0 || (!adam && o.momentum != 0.0))
+      return fused;
+    ParameterArena<T>& arena = model_.arena();
+    fused.weight = arena.weight(arena.params(), 0);
+    fused.kind = o.kind;
+    if (!adam) {
+      fused.learning_rate = static_cast<T>(cpu::sgd_learning_rate(o, step));
+      return fused;
+    }
+    fused.learning_rate = static_cast<T>(cpu::adam_learning_rate(o, step));
+    fused.m = arena.weight(arena.state(0), 0);
+    fused.v = arena.weight(arena.state(1), 0);
+    fused.beta1 = static_cast<T>(o.beta1);
+    fused.beta2 = static_cast<T>(o.beta2);
+    fused.epsilon = static_cast<T>(o.epsilon);
+    return fused;
   }
 
   // Runs body(ws, first, count) inside one parallel region over chunks of x's rows, with a
@@ -363,9 +391,7 @@ class CpuBackend final : public Backend<T> {
       if (first && ws.sparse_input) {
         cpu::by_columns(ws.sparse, rows, c.sizes[0]);
         cpu::sparse_backward(arena.weight(arena.grads(), 0), arena.bias(arena.grads(), 0), dz,
-                             ws.sparse, rows, c.sizes[1],
-                             ws.fused_sgd_rate > 0 ? arena.weight(arena.params(), 0) : nullptr,
-                             ws.fused_sgd_rate);
+                             ws.sparse, rows, c.sizes[0], c.sizes[1], ws.row_step);
         break;
       }
       const T* in = first ? ws.inputs : (ws.dropped[l - 1] ? ws.dropped[l - 1] : ws.outputs[l - 1]);
@@ -389,6 +415,13 @@ class CpuBackend final : public Backend<T> {
   void update(Workspace<T>& ws, std::int64_t step) {
     const ModelConfig& c = config();
     ParameterArena<T>& arena = model_.arena();
+    if (ws.row_step.weight) {  // the first weight has taken its step: the rest of the arena
+      const index_t rest = arena.layout.bias_offset[0];
+      auto slot = [&](int s) { return arena.state_slots > s ? arena.state(s) + rest : nullptr; };
+      cpu::optimizer_update(arena.params() + rest, arena.grads() + rest, slot(0), slot(1),
+                            arena.size() - rest, c.optimizer, step, T(1));
+      return;
+    }
     if (sparse_update(ws)) {
       sparse_sgd_update(ws, step);
       return;
@@ -422,9 +455,8 @@ class CpuBackend final : public Backend<T> {
       clip = static_cast<T>(c.clip_norm / std::max(norm, c.clip_norm));
     }
     const T lr = static_cast<T>(cpu::sgd_learning_rate(c.optimizer, step));
-    if (ws.fused_sgd_rate == T(0))  // else the backward pass already stepped these rows
-      cpu::sgd_update_active_rows(arena.weight(arena.params(), 0), arena.weight(arena.grads(), 0),
-                                  ws.sparse, cols, lr, clip);
+    cpu::sgd_update_active_rows(arena.weight(arena.params(), 0), arena.weight(arena.grads(), 0),
+                                ws.sparse, cols, lr, clip);
     cpu::optimizer_update(arena.params() + rest, arena.grads() + rest, static_cast<T*>(nullptr),
                           static_cast<T*>(nullptr), arena.size() - rest, c.optimizer, step, clip);
   }

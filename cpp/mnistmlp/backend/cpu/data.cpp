@@ -34,6 +34,16 @@ void gather_inputs(T* out, const InputView& x, const index_t* order, index_t fir
   }
 }
 
+void prefetch_rows(const InputView& x, const index_t* order, index_t first, index_t count) {
+  const index_t row_bytes = x.cols * element_size(x.type);
+  const auto* base = static_cast<const char*>(x.data);
+#pragma omp for schedule(static) nowait
+  for (index_t r = 0; r < count; ++r) {
+    const char* row = base + (order ? order[first + r] : first + r) * row_bytes;
+    for (index_t at = 0; at < row_bytes; at += 64) __builtin_prefetch(row + at, 0, 1);
+  }
+}
+
 template <typename T>
 void gather_targets(std::int32_t* labels, T* dense, const TargetView<T>& y, const index_t* order,
                     index_t first, index_t count) {

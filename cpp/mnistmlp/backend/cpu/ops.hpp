@@ -45,12 +45,18 @@ void optimizer_update(T* params, T* grads, T* state0, T* state1, index_t n,
                       const OptimizerConfig& config, std::int64_t step, T clip);
 // SGD's learning rate after `step` updates (exponential decay, if any).
 double sgd_learning_rate(const OptimizerConfig& config, std::int64_t step);
+// Adam's bias-corrected rate lr_t for update number step + 1.
+double adam_learning_rate(const OptimizerConfig& config, std::int64_t step);
 
 // data.cpp ----------------------------------------------------------------------------------
 // out (count, cols) = rows order[first, first+count) of x, converted to T (uint8 / 255).
 template <typename T>
 void gather_inputs(T* out, const InputView& x, const index_t* order, index_t first,
                    index_t count);
+// Starts loading rows order[first, first+count) of x into the cache (no barrier): the next
+// batch's rows are scattered over the whole training set, and without this each batch
+// waited for them from memory.
+void prefetch_rows(const InputView& x, const index_t* order, index_t first, index_t count);
 template <typename T>
 void gather_targets(std::int32_t* labels, T* dense, const TargetView<T>& y, const index_t* order,
                     index_t first, index_t count);
@@ -93,12 +99,25 @@ void by_columns(SparseBatch<T>& batch, index_t rows, index_t cols);
 template <typename T>
 void sparse_forward(T* out, const SparseBatch<T>& x, const T* weight, const T* bias, index_t B,
                     index_t OUT, Activation act);
-// dweight rows of the active columns (the rest untouched); dbias as dense_backward. With
-// sgd_weight, the active rows of that weight take their SGD step (learning rate lr) instead of
-// dweight being written.
+// An optimizer step that the sparse backward pass applies to each row of the first weight as
+// soon as its gradient is known, instead of writing the gradient: the row's update then reads
+// the gradient from registers and the row itself while it is in cache. Only for steps that
+// need nothing but the row's own gradient (no clipping, momentum or weight decay).
+template <typename T>
+struct RowStep {
+  T* weight = nullptr;  // null: no fused step, the gradient is written
+  OptimizerKind kind = OptimizerKind::sgd;
+  T learning_rate = 0;  // SGD's decayed rate, or Adam's bias-corrected lr_t
+  T* m = nullptr;       // Adam's moments, laid out as weight
+  T* v = nullptr;
+  T beta1 = 0, beta2 = 0, epsilon = 0;
+};
+// dweight rows of the active columns (the others untouched); dbias as dense_backward. With
+// step.weight, the rows take that step instead: SGD the active rows only (the others have a
+// zero gradient), Adam every row (its moments move even where the gradient is zero).
 template <typename T>
 void sparse_backward(T* dweight, T* dbias, const T* dout, const SparseBatch<T>& x, index_t B,
-                     index_t OUT, T* sgd_weight, T lr);
+                     index_t IN, index_t OUT, const RowStep<T>& step);
 // Rows of `matrix` (rows, cols) not listed as active set to zero.
 template <typename T>
 void zero_inactive_rows(T* matrix, const SparseBatch<T>& x, index_t rows, index_t cols);

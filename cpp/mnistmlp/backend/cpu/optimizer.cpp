@@ -18,6 +18,12 @@ double sgd_learning_rate(const OptimizerConfig& config, std::int64_t step) {
   return config.learning_rate * std::pow(config.decay_rate, exponent);
 }
 
+double adam_learning_rate(const OptimizerConfig& config, std::int64_t step) {
+  const double t = static_cast<double>(step + 1);
+  return config.learning_rate * std::sqrt(1.0 - std::pow(config.beta2, t)) /
+         (1.0 - std::pow(config.beta1, t));
+}
+
 template <typename T>
 double sum_of_squares(const T* x, index_t n, double* partials) {
   const index_t chunks = norm_chunks(n);
@@ -35,9 +41,7 @@ void optimizer_update(T* params, T* grads, T* state0, T* state1, index_t n,
                       const OptimizerConfig& config, std::int64_t step, T clip) {
   const index_t chunks = norm_chunks(n);
   if (config.kind == OptimizerKind::adam) {
-    const double t = static_cast<double>(step + 1);
-    const T lr_t = static_cast<T>(config.learning_rate * std::sqrt(1.0 - std::pow(config.beta2, t)) /
-                                  (1.0 - std::pow(config.beta1, t)));
+    const T lr_t = static_cast<T>(adam_learning_rate(config, step));
 #pragma omp for schedule(static)
     for (index_t c = 0; c < chunks; ++c)
       kernels::adam_update(params, state0, state1, grads, c * kChunk, std::min(n, (c + 1) * kChunk),

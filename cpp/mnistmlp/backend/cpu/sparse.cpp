@@ -14,6 +14,7 @@ namespace {
 constexpr index_t kRowTile = 16;
 constexpr index_t kColumnTile = 128;  // weight-gradient columns per task: 8 AVX-512 vectors
 constexpr index_t kRowChunk = 16;  // active rows per partial sum or update chunk
+constexpr index_t kRowBlock = 8;   // rows per fused Adam step, when a row fits one column tile
 
 inline index_t tiles(index_t n, index_t tile) { return (n + tile - 1) / tile; }
 
@@ -123,17 +124,47 @@ void sparse_forward(T* out, const SparseBatch<T>& x, const T* weight, const T* b
 
 template <typename T>
 void sparse_backward(T* dweight, T* dbias, const T* dout, const SparseBatch<T>& x, index_t B,
-                     index_t OUT, T* sgd_weight, T lr) {
+                     index_t IN, index_t OUT, const RowStep<T>& step) {
   const index_t col_tiles = tiles(OUT, kColumnTile);
+  if (step.weight && step.kind == OptimizerKind::adam) {
+    // Every row, in blocks of whole rows where a row fits one tile: one Adam pass over a
+    // block's contiguous elements keeps its vector loop long (a row of 100 would leave a
+    // scalar tail of 4, whose square roots and divisions cost as much as the rest).
+    const index_t block_rows = col_tiles == 1 ? kRowBlock : 1;
 #pragma omp for collapse(2) schedule(static) nowait
-  for (index_t a = 0; a < x.n_active; ++a)
-    for (index_t t = 0; t < col_tiles; ++t) {
-      const index_t k = x.active[a], j0 = t * kColumnTile;
-      const index_t first = x.column_start[k], n = x.column_start[k + 1] - first;
-      kernels::sparse_weight_gradient_row(dweight + k * OUT, sgd_weight ? sgd_weight + k * OUT : nullptr,
-                                          lr, x.by_column_row + first, x.by_column_value + first, n,
-                                          dout, OUT, j0, std::min(kColumnTile, OUT - j0));
-    }
+    for (index_t k0 = 0; k0 < IN; k0 += block_rows)
+      for (index_t t = 0; t < col_tiles; ++t) {
+        const index_t j0 = t * kColumnTile, width = std::min(kColumnTile, OUT - j0);
+        const index_t k1 = std::min(IN, k0 + block_rows);
+        alignas(64) T gradient[kRowBlock * kColumnTile];
+        for (index_t k = k0; k < k1; ++k) {
+          const index_t first = x.column_start[k], n = x.column_start[k + 1] - first;
+          T* row = gradient + (k - k0) * width;
+          if (n == 0)
+            std::fill(row, row + width, T(0));
+          else
+            kernels::sparse_weight_gradient_row(row, x.by_column_row + first,
+                                                x.by_column_value + first, n, dout, OUT, j0, width);
+        }
+        const index_t at = k0 * OUT + j0, count = (k1 - k0) * width;
+        kernels::adam_update(step.weight + at, step.m + at, step.v + at, gradient, 0, count,
+                             step.learning_rate, step.beta1, step.beta2, step.epsilon, T(1));
+      }
+  } else {
+#pragma omp for collapse(2) schedule(static) nowait
+    for (index_t a = 0; a < x.n_active; ++a)
+      for (index_t t = 0; t < col_tiles; ++t) {
+        const index_t k = x.active[a], j0 = t * kColumnTile;
+        const index_t width = std::min(kColumnTile, OUT - j0), at = k * OUT + j0;
+        const index_t first = x.column_start[k], n = x.column_start[k + 1] - first;
+        alignas(64) T gradient[kColumnTile];
+        kernels::sparse_weight_gradient_row(step.weight ? gradient : dweight + at,
+                                            x.by_column_row + first, x.by_column_value + first, n,
+                                            dout, OUT, j0, width);
+        if (step.weight)
+          kernels::sgd_update(step.weight + at, gradient, 0, width, step.learning_rate, T(1));
+      }
+  }
 #pragma omp for schedule(static)
   for (index_t t = 0; t < col_tiles; ++t) {
     const index_t j0 = t * kColumnTile;
@@ -194,7 +225,8 @@ void sgd_update_active_rows(T* params, const T* grads, const SparseBatch<T>& x, 
   template void by_columns<T>(SparseBatch<T>&, index_t, index_t);                                \
   template void sparse_forward<T>(T*, const SparseBatch<T>&, const T*, const T*, index_t, index_t, \
                                   Activation);                                                    \
-  template void sparse_backward<T>(T*, T*, const T*, const SparseBatch<T>&, index_t, index_t, T*, T); \
+  template void sparse_backward<T>(T*, T*, const T*, const SparseBatch<T>&, index_t, index_t,    \
+                                   index_t, const RowStep<T>&);                                  \
   template void zero_inactive_rows<T>(T*, const SparseBatch<T>&, index_t, index_t);              \
   template double sum_of_squares_active_rows<T>(const T*, const SparseBatch<T>&, index_t,        \
                                                 double*);                                         \

@@ -30,14 +30,6 @@ constexpr index_t kInferenceRows = 8192;
 constexpr index_t kBatchesPerRun = 64;
 constexpr int kRunsInFlight = 3;
 
-std::size_t element_size(ElementType type) {
-  switch (type) {
-    case ElementType::uint8: return 1;
-    case ElementType::float32: return 4;
-    default: return 8;
-  }
-}
-
 constexpr std::size_t aligned(std::size_t bytes) { return (bytes + 255) / 256 * 256; }
 
 // The model's arena on the GPU, with views like ParameterArena's.
