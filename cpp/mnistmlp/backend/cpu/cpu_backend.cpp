@@ -39,7 +39,7 @@ struct Workspace {
   bool sparse_input = false;
   AlignedArray<std::int32_t> sparse_columns, sparse_counts, active_columns, by_column_rows;
   AlignedArray<T> sparse_values, by_column_values;
-  AlignedArray<index_t> column_starts;
+  AlignedArray<index_t> column_starts, column_fill;
   cpu::RowStep<T> row_step;  // the first weight's step, when the sparse backward pass takes it
   AlignedArray<std::uint8_t> active_marks;
   AlignedArray<float> gemm_scratch;  // packing buffers of cpu::gemm, one set per thread
@@ -92,9 +92,10 @@ struct Workspace {
     by_column_rows.reset(gradients ? rows * n[0] : 0, false);
     by_column_values.reset(gradients ? rows * n[0] : 0, false);
     column_starts.reset(n[0] + 1, false);
+    column_fill.reset(n[0], false);
     sparse = {sparse_columns.data(), sparse_values.data(), sparse_counts.data(),
               active_marks.data(), active_columns.data(), column_starts.data(),
-              by_column_rows.data(), by_column_values.data(), n[0], 0};
+              column_fill.data(), by_column_rows.data(), by_column_values.data(), n[0], 0};
     gemm_scratch.reset(std::is_same_v<T, float> ? team * cpu::gemm_scratch_floats() : 0, false);
     threads = team;
     capacity = rows;

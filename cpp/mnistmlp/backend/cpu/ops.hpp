@@ -82,6 +82,7 @@ struct SparseBatch {
   // The same nonzeros by column (CSC), rows ascending: column c's are at
   // [column_start[c], column_start[c + 1]) of by_column_row / by_column_value.
   index_t* column_start = nullptr;    // (cols + 1,)
+  index_t* column_fill = nullptr;     // (cols,): scratch of by_columns
   std::int32_t* by_column_row = nullptr;
   T* by_column_value = nullptr;
   index_t stride = 0;

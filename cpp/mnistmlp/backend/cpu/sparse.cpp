@@ -1,4 +1,7 @@
+#include <omp.h>
+
 #include <algorithm>
+#include <utility>
 #include <type_traits>
 
 #if defined(__AVX512F__)
@@ -14,7 +17,8 @@ namespace {
 constexpr index_t kRowTile = 16;
 constexpr index_t kColumnTile = 128;  // weight-gradient columns per task: 8 AVX-512 vectors
 constexpr index_t kRowChunk = 16;  // active rows per partial sum or update chunk
-constexpr index_t kRowBlock = 8;   // rows per fused Adam step, when a row fits one column tile
+constexpr index_t kRowBlock = 8;
+constexpr index_t kColumnBlock = 128;  // input columns per task when sorting by column   // rows per fused Adam step, when a row fits one column tile
 
 inline index_t tiles(index_t n, index_t tile) { return (n + tile - 1) / tile; }
 
@@ -82,28 +86,53 @@ index_t gather_sparse(SparseBatch<T>& out, const InputView& x, const index_t* or
 
 template <typename T>
 void by_columns(SparseBatch<T>& batch, index_t rows, index_t cols) {
+  // Counted, then placed, by each thread for its own range of columns: a row's nonzeros in a
+  // range are a contiguous run (columns ascending). The result does not depend on the ranges.
+  const index_t parts = omp_get_num_threads();
+  index_t* start = batch.column_start;
+  auto run = [&](index_t r, index_t c0, index_t c1) {
+    const std::int32_t* first = batch.column + r * batch.stride;
+    const std::int32_t* last = first + batch.count[r];
+    if (parts == 1) return std::pair(first, last);
+    return std::pair(std::lower_bound(first, last, c0), std::lower_bound(first, last, c1));
+  };
+#pragma omp for schedule(static)
+  for (index_t part = 0; part < parts; ++part) {
+    const index_t c0 = cols * part / parts, c1 = cols * (part + 1) / parts;
+    std::fill(start + c0 + 1, start + c1 + 1, index_t(0));
+    for (index_t r = 0; r < rows; ++r) {
+      const auto [begin, end] = run(r, c0, c1);
+      for (const std::int32_t* c = begin; c != end; ++c) ++start[*c + 1];
+    }
+  }
 #pragma omp single
   {
-    index_t* start = batch.column_start;
-    std::fill(start, start + cols + 1, index_t(0));
-    for (index_t r = 0; r < rows; ++r)
-      for (index_t t = 0; t < batch.count[r]; ++t) ++start[batch.column[r * batch.stride + t] + 1];
+    start[0] = 0;
     index_t n = 0;
     for (index_t c = 0; c < cols; ++c) {
-      batch.is_active[c] = start[c + 1] > 0;
-      if (batch.is_active[c]) batch.active[n++] = static_cast<std::int32_t>(c);
+      const bool active = start[c + 1] > 0;
+      batch.is_active[c] = active;
+      batch.active[n] = static_cast<std::int32_t>(c);
+      n += active;
       start[c + 1] += start[c];
     }
     batch.n_active = n;
+  }
+#pragma omp for schedule(static)
+  for (index_t part = 0; part < parts; ++part) {
+    const index_t c0 = cols * part / parts, c1 = cols * (part + 1) / parts;
+    index_t* next = batch.column_fill;
+    std::copy(start + c0, start + c1, next + c0);
     // Rows in ascending order, so each column's sum runs over rows in batch order.
-    for (index_t r = 0; r < rows; ++r)
-      for (index_t t = 0; t < batch.count[r]; ++t) {
-        const index_t at = start[batch.column[r * batch.stride + t]]++;
+    for (index_t r = 0; r < rows; ++r) {
+      const auto [begin, end] = run(r, c0, c1);
+      const T* value = batch.value + (begin - batch.column);
+      for (const std::int32_t* c = begin; c != end; ++c, ++value) {
+        const index_t at = next[*c]++;
         batch.by_column_row[at] = static_cast<std::int32_t>(r);
-        batch.by_column_value[at] = batch.value[r * batch.stride + t];
+        batch.by_column_value[at] = *value;
       }
-    for (index_t c = cols; c > 0; --c) start[c] = start[c - 1];  // undo the fill's advance
-    start[0] = 0;
+    }
   }
 }
 
