@@ -108,10 +108,10 @@ constexpr index_t kInferenceRows = 1024;
 // paths give the same bits; this only decides which is faster).
 constexpr double kSparseDensity = 0.5;
 // Multiply-adds per batch (forward and backward, as if dense) that make one more thread worth
-// its barriers. Measured (benchmarks/bench_train.py): 784-100-10 up to batch 128 (30M) trains
-// faster on one thread than on two, and on a busy machine a descheduled thread stalls every
-// barrier; batches of 1024, or wide layers, use every core.
-constexpr double kWorkPerThread = 4e7;
+// its barriers. Measured (benchmarks/bench_train.py): 784-100-10 (15M at batch 64) trains as
+// fast on one thread as on two up to batch 64, and on a busy machine a descheduled thread
+// stalls every barrier; from batch 128 (30M), or with wide layers, every core helps.
+constexpr double kWorkPerThread = 2e7;
 
 template <typename T>
 class CpuBackend final : public Backend<T> {
