@@ -16,6 +16,15 @@ namespace {
 
 int team(int threads) { return threads > 0 ? threads : omp_get_num_procs(); }
 
+// cpu::gemm's packing buffers for a team, kept for the calling thread's next call: fresh
+// memory on every call cost page faults worth more than a small product itself.
+float* gemm_scratch(int threads) {
+  thread_local AlignedArray<float> scratch;
+  const index_t needed = team(threads) * cpu::gemm_scratch_floats();
+  if (scratch.size() < needed) scratch.reset(needed, false);
+  return scratch.data();
+}
+
 // The CPU ops run by one parallel region each, on every core.
 struct CpuOps {
   template <typename T>
@@ -65,9 +74,9 @@ void bind_kernels(py::module_& m) {
               if (naive) {
                 kernels::dense_forward_naive(o, x, w, b, B, IN, OUT, act);
               } else {
-                AlignedArray<float> scratch(team(threads) * cpu::gemm_scratch_floats());
+                float* scratch = gemm_scratch(threads);
 #pragma omp parallel num_threads(team(threads))
-                cpu::dense_forward(o, x, w, b, B, IN, OUT, act, scratch.data());
+                cpu::dense_forward(o, x, w, b, B, IN, OUT, act, scratch);
               }
             });
       },
@@ -86,10 +95,9 @@ void bind_kernels(py::module_& m) {
               if (naive) {
                 kernels::dense_backward_naive(dx, dw, db, g, x, w, B, IN, OUT, wd);
               } else {
-                AlignedArray<float> scratch(team(threads) * cpu::gemm_scratch_floats());
+                float* scratch = gemm_scratch(threads);
 #pragma omp parallel num_threads(team(threads))
-                cpu::dense_backward(dx, dw, db, g, x, w, a, s, act, B, IN, OUT, wd,
-                                    scratch.data());
+                cpu::dense_backward(dx, dw, db, g, x, w, a, s, act, B, IN, OUT, wd, scratch);
               }
             });
       },

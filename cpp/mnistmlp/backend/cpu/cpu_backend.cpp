@@ -107,10 +107,11 @@ constexpr index_t kInferenceRows = 1024;
 // Inputs with at most this fraction of nonzeros take the sparse first-layer path (the two
 // paths give the same bits; this only decides which is faster).
 constexpr double kSparseDensity = 0.5;
-// Multiply-adds per batch (forward and backward, as if dense) that make one more thread worth
-// its barriers. Measured (benchmarks/bench_train.py): 784-100-10 (15M at batch 64) trains as
-// fast on one thread as on two up to batch 64, and on a busy machine a descheduled thread
-// stalls every barrier; from batch 128 (30M), or with wide layers, every core helps.
+// Multiply-adds (as if dense) of a training batch, forward and backward, or of an inference
+// call, that make one more thread worth its barriers. Measured (benchmarks/bench_train.py):
+// 784-100-10 (15M at batch 64) trains as fast on one thread as on two up to batch 64, and on
+// a busy machine a descheduled thread stalls every barrier; from batch 128 (30M), or with wide
+// layers, every core helps.
 constexpr double kWorkPerThread = 2e7;
 
 template <typename T>
@@ -217,12 +218,13 @@ class CpuBackend final : public Backend<T> {
  private:
   const ModelConfig& config() const { return model_.config(); }
 
-  // Threads for batches of `rows`: fewer when a batch is too small to share out, since each
-  // op ends with a barrier. Results do not depend on it.
-  int team_size(index_t rows) const {
+  // Threads for `rows` of training (passes = 3: forward and backward) or inference (1): fewer
+  // when the work is too small to share out, since each op ends with a barrier and a call's
+  // first one wakes the other threads. Results do not depend on it.
+  int team_size(index_t rows, int passes = 3) const {
     const ModelConfig& c = config();
-    double work = 0;  // multiply-adds of forward and backward
-    for (index_t l = 0; l < c.layers(); ++l) work += 3.0 * double(rows) * c.sizes[l] * c.sizes[l + 1];
+    double work = 0;  // multiply-adds
+    for (index_t l = 0; l < c.layers(); ++l) work += passes * double(rows) * c.sizes[l] * c.sizes[l + 1];
     const int useful = static_cast<int>(work / kWorkPerThread) + 1;
     return std::max(1, std::min(model_.threads(), useful));
   }
@@ -314,7 +316,7 @@ class CpuBackend final : public Backend<T> {
     if (!ws) ws = std::make_unique<Workspace<T>>();
     if (ws->capacity < kInferenceRows || ws->threads < model_.threads())
       ws->plan(config(), kInferenceRows, false, false, 0, model_.threads());
-#pragma omp parallel num_threads(model_.threads())
+#pragma omp parallel num_threads(team_size(x.rows, 1))
     for (index_t first = 0; first < x.rows; first += kInferenceRows)
       body(*ws, first, std::min(kInferenceRows, x.rows - first));
     std::lock_guard<std::mutex> lock(pool_mutex_);
