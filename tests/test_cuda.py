@@ -88,6 +88,32 @@ def test_device_cuda_is_refused_with_the_reason(tmp_path):
         _core.cuda_kernels.dense_forward(np.ones((2, 3), np.float32), np.ones((3, 4), np.float32), np.zeros(4, np.float32))
 
 
+@pytest.mark.skipif(mnistmlp.cuda_available(), reason="a GPU is usable here")
+def test_dnn_study_and_cli_refuse_cuda_with_the_reason(capsys):
+    from mnistmlp import cli, experiments
+    from mnistmlp import tflearn
+
+    problem = mnistmlp.get_config()["cuda"]["problem"]
+    net = tflearn.regression(tflearn.fully_connected(tflearn.input_data([None, 4]), 3, activation="softmax"))
+    with pytest.raises(RuntimeError, match="device 'cuda' is not available"):
+        tflearn.DNN(net, device="cuda")
+    with pytest.raises(RuntimeError, match="device 'cuda' is not available"):
+        experiments.run_configs(experiments.PRESETS["tutorial"].configs[:1], [0], device="cuda", progress=False,
+                                data=_tiny_mnist())
+    for command in (["train"], ["experiments"], ["predict", "model.safetensors"]):
+        assert cli.main([*command, "--device", "cuda"]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"--device cuda: {problem}; use --device cpu" in err
+
+
+def _tiny_mnist():
+    from mnistmlp.datasets import DataSet, Datasets
+
+    rng = np.random.default_rng(0)
+    split = DataSet(rng.random((20, 784)).astype(np.float32), rng.integers(0, 10, 20))
+    return Datasets(split, split, split)
+
+
 def test_unknown_device_is_a_value_error(tmp_path):
     with pytest.raises(ValueError, match="unknown device 'tpu'; expected one of: cpu, cuda"):
         mnistmlp.MLP([4, 3], device="tpu")
@@ -466,3 +492,33 @@ def test_gpu_checks_targets_like_the_cpu():
     model = mnistmlp.MLP([4, 3], device="cuda")
     with pytest.raises(ValueError, match=r"\[fit_epoch\] label 7 at row 1 is outside 0\.\.2"):
         model._engine.fit_epoch(np.zeros((2, 4), np.float32), np.array([0, 7], np.int32), 1, False)
+
+
+@cuda
+def test_dnn_study_and_cli_train_on_the_gpu(tmp_path, capsys):
+    from mnistmlp import cli, experiments
+    from mnistmlp import tflearn
+
+    data = _tiny_mnist()
+    X, y = data.train.images, data.train.labels
+    results = {}
+    for device in ("cpu", "cuda"):
+        tflearn.init_graph(seed=3)
+        net = tflearn.input_data([None, 784])
+        net = tflearn.fully_connected(net, 16, activation="relu")
+        net = tflearn.regression(tflearn.fully_connected(net, 10, activation="softmax"), optimizer="sgd",
+                                 learning_rate=0.1)
+        model = tflearn.DNN(net, device=device)
+        assert model.model.device == device
+        model.fit(X, np.eye(10)[y], n_epoch=2, batch_size=5, show_metric=False)
+        results[device] = np.asarray(model.predict(X))
+    tflearn.init_graph(seed=None)
+    assert_close(results["cuda"], results["cpu"], rtol=1e-3)
+    records = experiments.run_configs(experiments.PRESETS["tutorial"].configs[:1], [0], data=data, device="cuda",
+                                      progress=False)
+    assert records[0]["device"] == "cuda"
+    path = tmp_path / "model.safetensors"
+    mnistmlp.MLP([784, 10], seed=0).save(path)
+    capsys.readouterr()
+    assert cli.main(["predict", str(path), "--device", "cuda"]) in (0, 1)  # 1: no MNIST files here
+    assert "--device cuda" not in capsys.readouterr().err

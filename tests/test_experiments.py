@@ -9,7 +9,7 @@ from mnistmlp import experiments
 
 FIELDS = {"hidden", "activation", "optimizer", "learning_rate", "batch_size", "epochs", "seed",
           "train_accuracy_displayed", "train_accuracy", "validation_accuracy", "test_accuracy", "test_loss",
-          "seconds", "samples_per_second", "curve", "predicted_class_histogram"}
+          "seconds", "samples_per_second", "device", "curve", "predicted_class_histogram"}
 
 
 @pytest.fixture(scope="module")
@@ -83,3 +83,5 @@ def test_bad_study_arguments():
         experiments.run_preset("tutorial", seeds=0)
     with pytest.raises(ValueError, match="at least one configuration"):
         experiments.run_configs([], [0])
+    with pytest.raises(ValueError, match="device must be 'cpu' or 'cuda', got 'gpu'"):
+        experiments.run_preset("tutorial", device="gpu")

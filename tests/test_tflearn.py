@@ -107,7 +107,8 @@ def test_tflearn_defaults():
     assert defaults(tflearn.optimizers.Momentum)["momentum"] == 0.9
     assert defaults(tflearn.DNN) == dict(
         clip_gradients=5.0, tensorboard_verbose=0, tensorboard_dir="/tmp/tflearn_logs/", checkpoint_path=None,
-        best_checkpoint_path=None, max_checkpoints=None, session=None, best_val_accuracy=0.0)
+        best_checkpoint_path=None, max_checkpoints=None, session=None, best_val_accuracy=0.0,
+        device="cpu")  # device: mnistmlp's one addition to TFLearn's signature
     assert defaults(tflearn.DNN.fit) == dict(
         n_epoch=10, validation_set=None, show_metric=False, batch_size=None, shuffle=None, snapshot_epoch=True,
         snapshot_step=None, excl_trainops=None, validation_batch_size=None, run_id=None, callbacks=[])

@@ -142,6 +142,19 @@ def _add_threads(parser: argparse.ArgumentParser) -> None:
         "--threads", type=non_negative_int, default=0, metavar="N",
         help="threads the engine uses; 0 uses every core (results are identical for any count)",
     )
+    parser.add_argument(
+        "--device", choices=("cpu", "cuda"), default="cpu",
+        help="where to compute: cpu, or cuda (an NVIDIA GPU, when this build has the CUDA backend)",
+    )
+
+
+def _check_device(device: str) -> None:
+    """Refuse --device cuda up front, with the reason, when no GPU can run."""
+    if device == "cuda":
+        from ._config import cuda_available, get_config
+
+        if not cuda_available():
+            raise CommandError(f"--device cuda: {get_config()['cuda']['problem']}; use --device cpu")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -370,6 +383,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise CommandError("--nesterov needs --momentum > 0", 2)
     if args.save is not None:
         _check_save_path(args.save)
+    _check_device(args.device)
     _check_data(args.data_dir)
 
     if args.optimizer == "sgd":
@@ -389,7 +403,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     model = MLP(
         [MNIST_FEATURES, *args.hidden, MNIST_CLASSES], activation=args.activation, optimizer=optimizer,
         weight_init=args.weight_init, dropout=args.dropout, weight_decay=args.weight_decay,
-        clip_norm=args.clip_norm, seed=args.seed, threads=args.threads, dtype=args.dtype,
+        clip_norm=args.clip_norm, seed=args.seed, threads=args.threads, dtype=args.dtype, device=args.device,
     )
     from .datasets import mnist
 
@@ -413,7 +427,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     from .model import MLP
 
-    model = MLP.load(Path(args.model).expanduser(), threads=args.threads)
+    _check_device(args.device)
+    model = MLP.load(Path(args.model).expanduser(), threads=args.threads, device=args.device)
     if model.layer_sizes[0] != MNIST_FEATURES or model.layer_sizes[-1] != MNIST_CLASSES:
         raise CommandError(
             f"{args.model}: the model takes {model.layer_sizes[0]} inputs and gives {model.layer_sizes[-1]} "
@@ -504,10 +519,11 @@ def cmd_experiments(args: argparse.Namespace) -> int:
     presets = getattr(experiments, "PRESETS", {})
     if args.preset not in presets:
         raise CommandError(f"unknown preset {args.preset!r}; choose from: {', '.join(presets)}", 2)
+    _check_device(args.device)
     _check_data(args.data_dir)
     study = experiments.run_preset(
         args.preset, seeds=args.seeds, out_dir=args.out, plot=args.plot, data_dir=args.data_dir,
-        threads=args.threads or None, progress=True, train_limit=args.train_limit,
+        threads=args.threads or None, progress=True, train_limit=args.train_limit, device=args.device,
     )
     _out("")
     _out(study.table.rstrip("\n"))

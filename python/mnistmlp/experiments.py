@@ -87,10 +87,11 @@ def _curve(batch_loss: np.ndarray, batch_accuracy: np.ndarray, batch_size: int, 
     return {"samples": samples, "loss": loss, "accuracy": accuracy}
 
 
-def _train_one(config: Config, seed: int, data, threads: Optional[int], curve_every: int, settings: dict) -> Record:
+def _train_one(config: Config, seed: int, data, threads: Optional[int], curve_every: int, settings: dict,
+               device: str) -> Record:
     X, y = data.train.images, data.train.labels
     model = MLP([X.shape[1], *config.hidden, 10], activation=config.activation, optimizer=config.make_optimizer(),
-                seed=seed, threads=threads, **settings)
+                seed=seed, threads=threads, device=device, **settings)
     history = model.fit(X, y, epochs=config.epochs, batch_size=config.batch_size, verbose=0)
     h = history.history
     seconds = float(sum(h["seconds"]))
@@ -117,6 +118,7 @@ def _train_one(config: Config, seed: int, data, threads: Optional[int], curve_ev
         "test_loss": float(test["loss"]),
         "seconds": seconds,
         "samples_per_second": float(len(X) * config.epochs / seconds),
+        "device": device,
         "curve": _curve(np.concatenate(history.batch_loss), np.concatenate(history.batch_accuracy),
                         config.batch_size, len(X), curve_every),
         "predicted_class_histogram": np.bincount(predicted, minlength=10).tolist(),
@@ -137,10 +139,14 @@ def _load_data(data, data_dir, train_limit: Optional[int]):
 
 def run_configs(configs: Sequence[Config], seeds: Sequence[int], data=None, data_dir=None,
                 threads: Optional[int] = None, curve_every: int = 1000, progress: bool = True,
-                train_limit: Optional[int] = None, settings: Optional[dict] = None) -> List[Record]:
-    """Train every configuration with every seed; one record per run, in order."""
+                train_limit: Optional[int] = None, settings: Optional[dict] = None,
+                device: str = "cpu") -> List[Record]:
+    """Train every configuration with every seed; one record per run, in order. ``device``:
+    ``"cpu"`` or ``"cuda"`` (see :class:`mnistmlp.MLP`)."""
     if not configs or not seeds:
         raise ValueError("a study needs at least one configuration and one seed")
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
     data = _load_data(data, data_dir, train_limit)
     settings = dict(TFLEARN_SETTINGS if settings is None else settings)
     runs = [(config, seed) for config in configs for seed in seeds]
@@ -148,7 +154,7 @@ def run_configs(configs: Sequence[Config], seeds: Sequence[int], data=None, data
     with ProgressBar(len(runs), desc="study", unit="runs", enabled=None if progress else False) as bar:
         for config, seed in runs:
             bar.set_postfix(f"{config.label}, seed {seed}")
-            records.append(_train_one(config, seed, data, threads, curve_every, settings))
+            records.append(_train_one(config, seed, data, threads, curve_every, settings, device))
             bar.update(1)
     return records
 
@@ -160,7 +166,8 @@ def run_grid(widths: Iterable[int], depths: Iterable[int], optimizers: Iterable[
 
     ``learning_rates`` is one rate, a list for every optimizer, or a mapping from optimizer
     name to its list. Other keyword arguments go to :func:`run_configs` (``data``,
-    ``data_dir``, ``threads``, ``curve_every``, ``progress``, ``train_limit``, ``settings``).
+    ``data_dir``, ``threads``, ``curve_every``, ``progress``, ``train_limit``, ``settings``,
+    ``device``).
     """
     configs = []
     for width, depth, optimizer in itertools.product(widths, depths, optimizers):
@@ -414,8 +421,9 @@ class StudyResult:
 
 def run_preset(name: str, seeds: Optional[int] = None, out_dir=None, plot: bool = False, data_dir=None,
                threads: Optional[int] = None, progress: bool = True, train_limit: Optional[int] = None,
-               data=None) -> StudyResult:
-    """Run a preset study (``"tutorial"`` or ``"grid"``) with ``seeds`` seeds (0, 1, ...).
+               data=None, device: str = "cpu") -> StudyResult:
+    """Run a preset study (``"tutorial"`` or ``"grid"``) with ``seeds`` seeds (0, 1, ...), on
+    ``device`` (``"cpu"`` or ``"cuda"``).
 
     With ``out_dir``, writes ``results.json`` (one record per run) and ``results.md`` (the
     table), and with ``plot`` PNG figures: ``learning_curves.png`` (tutorial) or
@@ -428,7 +436,7 @@ def run_preset(name: str, seeds: Optional[int] = None, out_dir=None, plot: bool 
     if isinstance(n_seeds, bool) or not isinstance(n_seeds, int) or n_seeds < 1:
         raise ValueError(f"seeds must be a positive integer, got {seeds!r}")
     records = run_configs(preset.configs, list(range(n_seeds)), data=data, data_dir=data_dir, threads=threads,
-                          progress=progress, train_limit=train_limit)
+                          progress=progress, train_limit=train_limit, device=device)
     study = StudyResult(name, records, preset.table(records), [])
     if out_dir is None:
         if plot:

@@ -74,11 +74,14 @@ class DNN:
     ``{best_checkpoint_path}{val_acc * 10000}`` whenever validation accuracy beats
     ``best_val_accuracy``. TensorBoard logging and sessions are TensorFlow's and are not
     supported; with the default ``tensorboard_verbose=0`` no logs are written.
+
+    ``device`` (an mnistmlp addition; TensorFlow chose devices with ``tf.device``): ``"cpu"``,
+    or ``"cuda"`` to train and predict on an NVIDIA GPU, as :class:`mnistmlp.MLP` does.
     """
 
     def __init__(self, network, clip_gradients=5.0, tensorboard_verbose=0, tensorboard_dir="/tmp/tflearn_logs/",
                  checkpoint_path=None, best_checkpoint_path=None, max_checkpoints=None, session=None,
-                 best_val_accuracy=0.0):
+                 best_val_accuracy=0.0, device="cpu"):
         if session is not None:
             raise unsupported("DNN(session=...)", "there is no TensorFlow session")
         if tensorboard_verbose:
@@ -101,6 +104,7 @@ class DNN:
             optimizer=settings["optimizer"]._engine_optimizer(), weight_init="zeros", dropout=dropout[:-1],
             weight_decay=[layer.settings["weight_decay"] for layer in self._dense],
             clip_norm=float(clip_gradients) or None, seed=self.seed, threads=threads, dtype=settings["dtype"],
+            device=device,
         )
         weights = []
         for index, layer in enumerate(self._dense):
