@@ -1,8 +1,8 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <utility>
 #include <type_traits>
+#include <utility>
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -17,8 +17,7 @@ namespace {
 constexpr index_t kRowTile = 16;
 constexpr index_t kColumnTile = 128;  // weight-gradient columns per task: 8 AVX-512 vectors
 constexpr index_t kRowChunk = 16;  // active rows per partial sum or update chunk
-constexpr index_t kRowBlock = 8;
-constexpr index_t kColumnBlock = 128;  // input columns per task when sorting by column   // rows per fused Adam step, when a row fits one column tile
+constexpr index_t kRowBlock = 8;   // rows per fused Adam step, when a row fits one column tile
 
 inline index_t tiles(index_t n, index_t tile) { return (n + tile - 1) / tile; }
 
