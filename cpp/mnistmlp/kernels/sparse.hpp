@@ -100,6 +100,29 @@ void sparse_forward_block(T* out, const SparseRows<T>& x, const T* weight, const
   }
 }
 
+#if defined(__AVX512F__)
+// float32 on AVX-512, NV vectors of accumulators (a compile-time count: no per-vector tests in
+// the inner loop).
+template <int NV>
+void sparse_weight_gradient_row_avx512(float* out, const std::int32_t* rows, const float* values,
+                                       index_t n, const float* dout, index_t OUT, index_t j0,
+                                       index_t width) {
+  const __mmask16 tail = static_cast<__mmask16>((1u << (width - 16 * (NV - 1))) - 1u);
+  __m512 acc[NV];
+#pragma GCC unroll 8
+  for (int v = 0; v < NV; ++v) acc[v] = _mm512_setzero_ps();
+  for (index_t t = 0; t < n; ++t) {
+    const __m512 s = _mm512_set1_ps(values[t]);
+    const float* g = dout + index_t(rows[t]) * OUT + j0;
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v)
+      acc[v] = _mm512_fmadd_ps(s, _mm512_maskz_loadu_ps(v == NV - 1 ? tail : __mmask16(0xffff), g + 16 * v), acc[v]);
+  }
+#pragma GCC unroll 8
+  for (int v = 0; v < NV; ++v) _mm512_mask_storeu_ps(out + 16 * v, v == NV - 1 ? tail : __mmask16(0xffff), acc[v]);
+}
+#endif
+
 // Row k of the weight gradient, columns [j0, j0 + width) with width <= 128, from column k of
 // the batch (its nonzeros (row i, value v), rows ascending):
 // out[0, width) = sum_i v * dout[i, j0:j0 + width].
@@ -108,22 +131,14 @@ void sparse_weight_gradient_row(T* out, const std::int32_t* rows, const T* value
                                 const T* dout, index_t OUT, index_t j0, index_t width) {
 #if defined(__AVX512F__)
   if constexpr (std::is_same_v<T, float>) {
-    const index_t vectors = (width + 15) / 16;
-    const __mmask16 tail = static_cast<__mmask16>((1u << (width - 16 * (vectors - 1))) - 1u);
-    __m512 acc[8];
-#pragma GCC unroll 8
-    for (index_t v = 0; v < 8; ++v) acc[v] = _mm512_setzero_ps();
-    for (index_t t = 0; t < n; ++t) {
-      const __m512 s = _mm512_set1_ps(values[t]);
-      const float* g = dout + index_t(rows[t]) * OUT + j0;
-#pragma GCC unroll 8
-      for (index_t v = 0; v < 8; ++v)
-        if (v < vectors)
-          acc[v] = _mm512_fmadd_ps(s, _mm512_maskz_loadu_ps(v == vectors - 1 ? tail : __mmask16(0xffff), g + 16 * v), acc[v]);
-    }
-#pragma GCC unroll 8
-    for (index_t v = 0; v < 8; ++v)
-      if (v < vectors) _mm512_mask_storeu_ps(out + 16 * v, v == vectors - 1 ? tail : __mmask16(0xffff), acc[v]);
+    using Row = void (*)(float*, const std::int32_t*, const float*, index_t, const float*, index_t,
+                         index_t, index_t);
+    static constexpr Row by_vectors[] = {
+        sparse_weight_gradient_row_avx512<1>, sparse_weight_gradient_row_avx512<2>,
+        sparse_weight_gradient_row_avx512<3>, sparse_weight_gradient_row_avx512<4>,
+        sparse_weight_gradient_row_avx512<5>, sparse_weight_gradient_row_avx512<6>,
+        sparse_weight_gradient_row_avx512<7>, sparse_weight_gradient_row_avx512<8>};
+    by_vectors[(width + 15) / 16 - 1](out, rows, values, n, dout, OUT, j0, width);
     return;
   }
 #endif
