@@ -107,7 +107,7 @@ void bind_ops(py::module_& m) {
         }
         const Activation act = parse_activation(output);
         const Loss l = parse_loss(loss);
-        const T scale = T(l == Loss::categorical_crossentropy ? 1.0 / B : 1.0 / (double(B) * K));
+        const T scale = T(loss_scale(l, B, K));
         Array<T> dz({B, K}), out({B, K}), row_loss(B);
         Array<std::uint8_t> correct(B);
         T *g = dz.mutable_data(), *a = out.mutable_data(), *r = row_loss.mutable_data();

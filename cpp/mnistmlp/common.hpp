@@ -54,6 +54,11 @@ enum class WeightInit { truncated_normal, normal, uniform, glorot_uniform, he_no
 enum class ElementType { uint8, float32, float64 };
 enum class Device { cpu, cuda };
 
+// The loss is a mean: over the rows (cross-entropy) or over every output (mean square).
+inline double loss_scale(Loss loss, index_t rows, index_t outputs) {
+  return loss == Loss::categorical_crossentropy ? 1.0 / rows : 1.0 / (double(rows) * outputs);
+}
+
 constexpr index_t element_size(ElementType type) {
   return type == ElementType::uint8 ? 1 : type == ElementType::float32 ? 4 : 8;
 }

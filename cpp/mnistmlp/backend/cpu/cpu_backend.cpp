@@ -371,8 +371,7 @@ class CpuBackend final : public Backend<T> {
     ParameterArena<T>& arena = model_.arena();
     const index_t L = c.layers(), K = c.outputs();
     const bool labelled = targets ? targets->labels != nullptr : y_.labels != nullptr;
-    const double scale =
-        c.loss == Loss::categorical_crossentropy ? 1.0 / rows : 1.0 / (double(rows) * K);
+    const double scale = loss_scale(c.loss, rows, K);
     T* dz = ws.gradient[0];
     cpu::output_loss(dz, ws.probabilities, ws.row_loss, ws.correct.data(), ws.outputs.back(),
                      labelled ? ws.labels.data() : nullptr, labelled ? nullptr : ws.targets,

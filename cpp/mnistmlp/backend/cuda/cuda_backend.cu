@@ -366,14 +366,7 @@ class CudaBackend final : public Backend<T> {
       Rows<T> inputs;
       Targets<T> targets;
       stage(ws, x, &y, 0, rows, inputs, targets);
-      const double scale =
-          c.loss == Loss::categorical_crossentropy ? 1.0 / rows : 1.0 / (double(rows) * K);
-      forward(ws, rows, inputs, false);
-      output_loss<T>(gpu_, ws.gradient[0], ws.probabilities, nullptr, nullptr,
-                  ws.loss_partials.get(), ws.outputs.back(), targets, c.output_activation(), c.loss,
-                  rows, K, T(scale));
-      backward(ws, rows, inputs);
-      const StepScalars<T>* scalars = norms(ws);
+      const StepScalars<T>* scalars = gradients(ws, rows, inputs, targets, false);
       std::vector<LossPartial> partials(loss_partials(rows));
       copy_to_host(partials.data(), ws.loss_partials.get(), static_cast<index_t>(partials.size()),
                    gpu_.stream);
@@ -383,7 +376,7 @@ class CudaBackend final : public Backend<T> {
       stream_.synchronize();
       double loss_sum = 0;
       for (const LossPartial& p : partials) loss_sum += p.loss_sum;
-      return loss_sum * scale + step_scalars.penalty;
+      return loss_sum * loss_scale(c.loss, rows, K) + step_scalars.penalty;
     });
   }
 
@@ -430,25 +423,31 @@ class CudaBackend final : public Backend<T> {
   void enqueue_step(index_t rows) {
     const ModelConfig& c = config();
     Workspace<T>& ws = training_;
-    const index_t K = c.outputs();
-    const double scale =
-        c.loss == Loss::categorical_crossentropy ? 1.0 / rows : 1.0 / (double(rows) * K);
-    forward(ws, rows, inputs_, true);
-    output_loss<T>(gpu_, ws.gradient[0], ws.probabilities, nullptr, nullptr,
-                ws.loss_partials.get(), ws.outputs.back(), targets_, c.output_activation(), c.loss,
-                rows, K, T(scale));
-    backward(ws, rows, inputs_);
-    const StepScalars<T>* scalars = norms(ws);
+    const StepScalars<T>* scalars = gradients(ws, rows, inputs_, targets_, true);
     StepTail tail;
     tail.metrics = metrics_.get();
     tail.partials = ws.loss_partials.get();
     tail.partial_count = loss_partials(rows);
-    tail.scale = scale;
+    tail.scale = loss_scale(c.loss, rows, c.outputs());
     tail.rows = rows;
     tail.ticket = ws.tickets.get() + 1;
     tail.counters = counters_.get();
     optimizer_update(gpu_, arena_.params(), arena_.grads(), arena_.state(0), arena_.state(1),
                      arena_.section(), c.optimizer, counters_.get(), scalars, tail);
+  }
+
+  // Forward, loss (a mean, see loss_scale) and backward of `rows`: every gradient into the
+  // arena's gradient section. Returns norms()'s scalars (null when nothing needs a norm).
+  const StepScalars<T>* gradients(Workspace<T>& ws, index_t rows, const Rows<T>& inputs,
+                                  const Targets<T>& targets, bool training) {
+    const ModelConfig& c = config();
+    const index_t K = c.outputs();
+    forward(ws, rows, inputs, training);
+    output_loss<T>(gpu_, ws.gradient[0], ws.probabilities, nullptr, nullptr,
+                   ws.loss_partials.get(), ws.outputs.back(), targets, c.output_activation(),
+                   c.loss, rows, K, T(loss_scale(c.loss, rows, K)));
+    backward(ws, rows, inputs);
+    return norms(ws);
   }
 
   // Layers forward from `inputs`; `training` applies dropout.
