@@ -14,6 +14,8 @@
   tables (:func:`markdown_table`, :func:`fmt`, :func:`fmt_ratio`, :func:`threads_label`),
   JSON output (:func:`write_json`), progress lines on stderr (:func:`progress`).
 - MNIST: :func:`load_mnist` (the real files, never downloaded) or :func:`synthetic_mnist`.
+- the PyTorch peer: :func:`torch_mlp` (an ``nn.Sequential`` with given weights) and
+  :func:`torch_epoch` (one idiomatic eager epoch), shared by the CPU and GPU benchmarks.
 - command-line parsing: :func:`common_arguments` (--threads, --repeats, --roof-repeats,
   --pause, --json) and the argument types :func:`positive_int`, :func:`non_negative_float`,
   :func:`int_list`, :func:`choice_list`.
@@ -516,3 +518,44 @@ def common_arguments(parser: argparse.ArgumentParser, repeats: int) -> None:
         help="also write every raw timing, median and ratio, and the environment, to PATH",
     )
 
+
+# ----------------------------------------------------------------------------------------
+# The PyTorch peer (torch is passed in: it is never a dependency of mnistmlp)
+# ----------------------------------------------------------------------------------------
+
+def torch_mlp(torch, weights, device="cpu"):
+    """``nn.Sequential`` of ``nn.Linear`` + ``nn.ReLU`` holding ``weights`` ([(W (in, out), b)])."""
+    nn = torch.nn
+    layers = []
+    for i, (W, b) in enumerate(weights):
+        linear = nn.Linear(*W.shape)
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(W.T))  # torch stores (out, in)
+            linear.bias.copy_(torch.from_numpy(b))
+        layers.append(linear)
+        if i < len(weights) - 1:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers).to(device)
+
+
+def torch_epoch(torch, model, optimizer, inputs, labels, order, batch_size: int):
+    """One epoch of idiomatic eager PyTorch over the rows in ``order``: mini-batches indexed
+    from it, ``F.cross_entropy``, ``zero_grad`` / ``backward`` / ``step``. Returns the summed
+    batch losses and the count of correct predictions (tensors on the inputs' device, so a
+    GPU epoch never waits for the host) and the number of batches."""
+    F = torch.nn.functional
+    total_loss = torch.zeros((), device=inputs.device)
+    correct = torch.zeros((), dtype=torch.int64, device=inputs.device)
+    batches = 0
+    for start in range(0, len(order), batch_size):
+        rows = order[start:start + batch_size]
+        xb, yb = inputs[rows], labels[rows]
+        logits = model(xb)
+        loss = F.cross_entropy(logits, yb)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        total_loss += loss.detach()
+        correct += (logits.argmax(dim=1) == yb).sum()
+        batches += 1
+    return total_loss, correct, batches

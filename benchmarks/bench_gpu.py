@@ -90,18 +90,8 @@ def time_mnistmlp(case: dict, X: np.ndarray, y: np.ndarray, repeats: int, pdl: b
 
 
 def time_torch(torch, case: dict, weights, X: np.ndarray, y: np.ndarray, repeats: int) -> dict:
-    nn, F = torch.nn, torch.nn.functional
     device = torch.device("cuda")
-    layers = []
-    for i, (W, b) in enumerate(weights):
-        linear = nn.Linear(*W.shape)
-        with torch.no_grad():
-            linear.weight.copy_(torch.from_numpy(W.T))  # torch stores (out, in)
-            linear.bias.copy_(torch.from_numpy(b))
-        layers.append(linear)
-        if i < len(weights) - 1:
-            layers.append(nn.ReLU())
-    model = nn.Sequential(*layers).to(device)
+    model = common.torch_mlp(torch, weights, device)
     make_optimizer = torch.optim.SGD if case["optimizer"] == "sgd" else torch.optim.Adam
     opt = make_optimizer(model.parameters(), lr=case["learning_rate"])
     inputs = torch.from_numpy(X).to(device)
@@ -111,21 +101,7 @@ def time_torch(torch, case: dict, weights, X: np.ndarray, y: np.ndarray, repeats
 
     def epoch():
         order = torch.randperm(n, generator=generator, device=device)
-        total_loss = torch.zeros((), device=device)
-        correct = torch.zeros((), dtype=torch.int64, device=device)
-        batches = 0
-        for start in range(0, n, batch_size):
-            rows = order[start:start + batch_size]
-            xb, yb = inputs[rows], labels[rows]
-            logits = model(xb)
-            loss = F.cross_entropy(logits, yb)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total_loss += loss.detach()
-            correct += (logits.argmax(dim=1) == yb).sum()
-            batches += 1
-        return total_loss, correct, batches
+        return common.torch_epoch(torch, model, opt, inputs, labels, order, batch_size)
 
     seconds, losses, accuracies = [], [], []
     for rep in range(1 + repeats):

@@ -167,21 +167,10 @@ class TorchPeer:
         self.torch = torch
 
     def _model(self, weights):
-        nn = self.torch.nn
-        layers = []
-        for i, (W, b) in enumerate(weights):
-            linear = nn.Linear(*W.shape)
-            with self.torch.no_grad():
-                linear.weight.copy_(self.torch.from_numpy(W.T))  # torch stores (out, in)
-                linear.bias.copy_(self.torch.from_numpy(b))
-            layers.append(linear)
-            if i < len(weights) - 1:
-                layers.append(nn.ReLU())
-        return nn.Sequential(*layers)
+        return common.torch_mlp(self.torch, weights)
 
     def trainer(self, sizes, optimizer, weights, threads, batch_size, X, y) -> Callable[[], dict]:
         torch = self.torch
-        F = torch.nn.functional
         model = self._model(weights)
         make_optimizer = torch.optim.SGD if optimizer == "sgd" else torch.optim.Adam
         opt = make_optimizer(model.parameters(), lr=LEARNING_RATES[optimizer])
@@ -192,20 +181,7 @@ class TorchPeer:
         def epoch() -> dict:
             torch.set_num_threads(threads)
             order = torch.randperm(n, generator=generator)
-            total_loss = torch.zeros(())
-            correct = torch.zeros((), dtype=torch.int64)
-            n_batches = 0
-            for start in range(0, n, batch_size):
-                rows = order[start:start + batch_size]
-                xb, yb = inputs[rows], labels[rows]
-                logits = model(xb)
-                loss = F.cross_entropy(logits, yb)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                total_loss += loss.detach()
-                correct += (logits.argmax(dim=1) == yb).sum()
-                n_batches += 1
+            total_loss, correct, n_batches = common.torch_epoch(torch, model, opt, inputs, labels, order, batch_size)
             return {"loss": total_loss.item() / n_batches, "accuracy": correct.item() / n}
 
         return epoch
