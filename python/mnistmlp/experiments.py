@@ -29,8 +29,6 @@ import itertools
 import json
 import math
 import statistics
-import sys
-import time
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
@@ -362,6 +360,10 @@ def plot_learning_curves(records: List[Record], path: Union[str, Path]) -> Path:
         ax.legend(fontsize=7, loc="lower right")
     axes[0][0].set_ylabel("training accuracy, per window (%)")
     fig.suptitle("Learning curves: accuracy of the training batches, averaged over windows of samples")
+    return _save_figure(plt, fig, path)
+
+
+def _save_figure(plt, fig, path: Union[str, Path]) -> Path:
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=110)
@@ -397,11 +399,7 @@ def plot_heatmaps(records: List[Record], path: Union[str, Path]) -> Path:
         ax.set_title(f"{optimizer.upper() if optimizer == 'sgd' else optimizer.capitalize()}, lr {rate}")
         fig.colorbar(image, ax=ax, label="test accuracy (%)")
     fig.suptitle("Test accuracy by width and depth")
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save_figure(plt, fig, path)
 
 
 # ---- a whole study ---------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from . import _core
 from . import optimizers as _optimizers
 from ._modelfile import ModelFileError, read_model_file, state_slots, write_model_file
 from ._progress import ProgressBar
-from ._validation import as_dtype, as_inputs, as_targets, check_int, check_xy
+from ._validation import as_dtype, as_inputs, check_int, check_xy
 
 __all__ = ["MLP", "History", "ACTIVATIONS", "OUTPUT_ACTIVATIONS", "LOSSES", "WEIGHT_INITS"]
 
