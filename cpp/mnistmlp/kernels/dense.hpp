@@ -62,7 +62,8 @@ inline constexpr index_t kForwardBlock = 64 / sizeof(T) * 4;  // 64 floats, 32 d
 inline constexpr index_t kForwardRows = 4;
 
 // out[:, j0:j0+width] for all B rows. Zero inputs are skipped: MNIST pixels are mostly zero
-// and 0*w adds nothing, so skipping is exact for finite weights.
+// and 0*w adds nothing, so skipping is exact for finite weights. The bias comes last, as in
+// the sparse path and gemm's epilogue: every path gives the same bits.
 template <typename T>
 void dense_forward_block(T* out, const T* inp, const T* weight, const T* bias, index_t B,
                          index_t IN, index_t OUT, index_t j0, index_t width, Activation act) {
@@ -71,7 +72,7 @@ void dense_forward_block(T* out, const T* inp, const T* weight, const T* bias, i
   for (index_t i0 = 0; i0 < B; i0 += kForwardRows) {
     const index_t rows = std::min(kForwardRows, B - i0);
     for (index_t r = 0; r < rows; ++r)
-      for (index_t j = 0; j < width; ++j) acc[r][j] = bias ? bias[j0 + j] : T(0);
+      for (index_t j = 0; j < width; ++j) acc[r][j] = T(0);
     for (index_t k = 0; k < IN; ++k) {
       const T* w = weight + k * OUT + j0;
       for (index_t r = 0; r < rows; ++r) {
@@ -84,7 +85,7 @@ void dense_forward_block(T* out, const T* inp, const T* weight, const T* bias, i
     }
     for (index_t r = 0; r < rows; ++r) {
       T* o = out + (i0 + r) * OUT + j0;
-      for (index_t j = 0; j < width; ++j) o[j] = acc[r][j];
+      for (index_t j = 0; j < width; ++j) o[j] = bias ? acc[r][j] + bias[j0 + j] : acc[r][j];
       activation_forward(o, width, act);
     }
   }

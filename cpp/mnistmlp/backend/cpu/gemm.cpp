@@ -22,11 +22,15 @@ namespace {
 constexpr index_t MR = 12, NR = 32;  // 24 accumulators of 16 floats: the zmm file, nearly full
 
 // c (MR x NR, row stride ldc) = a (packed MR-panel, kc deep) . b (packed NR-panel), or
-// c += that product when `accumulate`.
+// c += that product when `accumulate`. Accumulating goes on from c's values, so each element
+// is one chain of multiply-adds over k in order, as the sparse first layer's is.
 void micro_kernel(index_t kc, const float* a, const float* b, float* c, index_t ldc, bool accumulate) {
   __m512 acc[MR][2];
 #pragma GCC unroll 12
-  for (index_t r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (index_t r = 0; r < MR; ++r) {
+    acc[r][0] = accumulate ? _mm512_loadu_ps(c + r * ldc) : _mm512_setzero_ps();
+    acc[r][1] = accumulate ? _mm512_loadu_ps(c + r * ldc + 16) : _mm512_setzero_ps();
+  }
   for (index_t k = 0; k < kc; ++k) {
     const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
 #pragma GCC unroll 12
@@ -40,20 +44,17 @@ void micro_kernel(index_t kc, const float* a, const float* b, float* c, index_t 
   }
 #pragma GCC unroll 12
   for (index_t r = 0; r < MR; ++r) {
-    float* row = c + r * ldc;
-    if (accumulate) {
-      acc[r][0] = _mm512_add_ps(_mm512_loadu_ps(row), acc[r][0]);
-      acc[r][1] = _mm512_add_ps(_mm512_loadu_ps(row + 16), acc[r][1]);
-    }
-    _mm512_storeu_ps(row, acc[r][0]);
-    _mm512_storeu_ps(row + 16, acc[r][1]);
+    _mm512_storeu_ps(c + r * ldc, acc[r][0]);
+    _mm512_storeu_ps(c + r * ldc + 16, acc[r][1]);
   }
 }
 #else
 constexpr index_t MR = 4, NR = 16;
 
 void micro_kernel(index_t kc, const float* a, const float* b, float* c, index_t ldc, bool accumulate) {
-  float acc[MR][NR] = {};
+  float acc[MR][NR];
+  for (index_t r = 0; r < MR; ++r)
+    for (index_t j = 0; j < NR; ++j) acc[r][j] = accumulate ? c[r * ldc + j] : 0.0f;
   for (index_t k = 0; k < kc; ++k) {
     for (index_t r = 0; r < MR; ++r) {
       const float ar = a[r];
@@ -64,7 +65,7 @@ void micro_kernel(index_t kc, const float* a, const float* b, float* c, index_t 
     b += NR;
   }
   for (index_t r = 0; r < MR; ++r)
-    for (index_t j = 0; j < NR; ++j) c[r * ldc + j] = accumulate ? c[r * ldc + j] + acc[r][j] : acc[r][j];
+    for (index_t j = 0; j < NR; ++j) c[r * ldc + j] = acc[r][j];
 }
 #endif
 
@@ -204,12 +205,10 @@ void gemm_row_block(float* C, index_t ldc, index_t i0, index_t rows, index_t N, 
             micro_kernel(kc, pa + p * kc, pb + q * kc, c, ldc, k0 > 0);
             continue;
           }
-          micro_kernel(kc, pa + p * kc, pb + q * kc, tile, NR, false);
-          for (index_t r = 0; r < r_end; ++r) {
-            const float* t = tile + r * NR;
-            float* out = c + r * ldc;
-            for (index_t j = 0; j < c_end; ++j) out[j] = k0 > 0 ? out[j] + t[j] : t[j];
-          }
+          if (k0 > 0)  // an edge tile goes on from C's values too, through a full-size copy
+            for (index_t r = 0; r < r_end; ++r) std::memcpy(tile + r * NR, c + r * ldc, sizeof(float) * c_end);
+          micro_kernel(kc, pa + p * kc, pb + q * kc, tile, NR, k0 > 0);
+          for (index_t r = 0; r < r_end; ++r) std::memcpy(c + r * ldc, tile + r * NR, sizeof(float) * c_end);
         }
     }
   }
