@@ -65,6 +65,29 @@ def test_bad_prediction_input(model):
         model.predict(np.full((3, 784), np.nan))
 
 
+@pytest.mark.parametrize("density", ["sparse", "dense"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, 1e300])
+def test_inference_names_the_first_non_finite_input(density, bad):
+    """predict and evaluate check inputs as the engine reads them, chunk by chunk, on any
+    thread; 1e300 is Inf in float32."""
+    rng = np.random.default_rng(0)
+    X = rng.random((1500, 784))  # float64: converted as it is read
+    if density == "sparse":
+        X[rng.random(X.shape) < 0.8] = 0
+    X[1234, 56] = bad
+    X[1400, 3] = np.nan
+    y = rng.integers(0, 10, 1500)
+    for threads in (1, 2):
+        model = mnistmlp.MLP([784, 16, 10], seed=0, threads=threads)
+        with pytest.raises(ValueError, match=r"NaN or Inf \(first at row 1234, column 56\)"):
+            model.predict_proba(X)
+        with pytest.raises(ValueError, match=r"NaN or Inf \(first at row 1234, column 56\)"):
+            model.evaluate(X, y)
+        finite = X.copy()
+        finite[1234, 56] = finite[1400, 3] = 0.5
+        assert np.isfinite(model.predict_proba(finite)).all()
+
+
 @pytest.mark.parametrize(
     "kwargs,match",
     [

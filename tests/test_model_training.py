@@ -1,5 +1,6 @@
 """Training behaviour: thread-count independence, interruption, concurrency, real MNIST."""
 
+import os
 import threading
 
 import numpy as np
@@ -49,6 +50,47 @@ def test_weights_are_bitwise_identical_for_any_thread_count(config):
         history = model.fit(X, y, epochs=2, batch_size=batch_size, verbose=0)
         results.append((weights_bytes(model), history.history["loss"], model.predict_proba(X).tobytes()))
     assert results[0] == results[1] == results[2]
+
+
+def test_inference_is_bitwise_identical_for_any_thread_count():
+    X, y = mnist_like(n=2777)  # 6 chunks, the last one partial
+    results = []
+    for threads in (1, 2, 3):
+        model = mnistmlp.MLP([784, 100, 10], threads=threads, seed=5)
+        results.append((model.predict_proba(X).tobytes(), model.evaluate(X, y)))
+    assert results[0] == results[1] == results[2]
+
+
+@pytest.mark.parametrize("rows", [1, 2, 3, 4, 5, 7, 8, 13])
+@pytest.mark.parametrize("width", [10, 100, 128])
+def test_sparse_first_layer_gives_the_dense_paths_bits(rows, width):
+    """Mostly-zero inputs take the sparse path (several rows interleaved), mostly-nonzero ones
+    the dense product; each row's sum runs in the same order, so the outputs are equal."""
+    X, _ = mnist_like(n=rows, seed=rows)
+    model = mnistmlp.MLP([784, width, 10], seed=1, threads=1)
+    alone = model.predict_proba(X)  # sparse path
+    dense_company = np.full((600 - rows, 784), 200, dtype=np.uint8)
+    together = model.predict_proba(np.concatenate([X, dense_company]))[:rows]  # dense path
+    assert alone.tobytes() == together.tobytes()
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs Linux and two CPUs")
+def test_inference_gives_every_thread_its_cpus_back():
+    """Workers keep to a CPU of their own during a call, and only during it."""
+    def allowed_cpus():
+        tasks = {}
+        for task in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{task}/status") as status:
+                tasks[task] = next(line for line in status if line.startswith("Cpus_allowed_list"))
+        return tasks
+
+    before = set(allowed_cpus().values())
+    X, _ = mnist_like(n=3000)
+    model = mnistmlp.MLP([784, 300, 10], threads=2)
+    for _ in range(3):
+        model.predict_proba(X)
+    assert set(allowed_cpus().values()) == before and len(before) == 1
 
 
 def test_training_is_repeatable_and_seeded():

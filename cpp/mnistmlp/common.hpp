@@ -59,6 +59,9 @@ inline double loss_scale(Loss loss, index_t rows, index_t outputs) {
   return loss == Loss::categorical_crossentropy ? 1.0 / rows : 1.0 / (double(rows) * outputs);
 }
 
+// Tiles of `tile` that cover n (the last one partial).
+constexpr index_t tiles(index_t n, index_t tile) { return (n + tile - 1) / tile; }
+
 constexpr index_t element_size(ElementType type) {
   return type == ElementType::uint8 ? 1 : type == ElementType::float32 ? 4 : 8;
 }

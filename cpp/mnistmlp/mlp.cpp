@@ -82,6 +82,19 @@ void Model<T>::check_targets(const char* op, const InputView& x, const TargetVie
   }
 }
 
+template <typename T>
+void Model<T>::check_finite(const char* op, const InputView& x, index_t first,
+                            index_t count) const {
+  auto scan = [&](const auto* data) {
+    for (index_t r = first; r < first + count; ++r)
+      for (index_t c = 0; c < x.cols; ++c)
+        MNISTMLP_CHECK(std::isfinite(static_cast<T>(data[r * x.cols + c])), op,
+                       "X contains NaN or Inf (first at row ", r, ", column ", c, ")");
+  };
+  if (x.type == ElementType::float32) scan(static_cast<const float*>(x.data));
+  if (x.type == ElementType::float64) scan(static_cast<const double*>(x.data));
+}
+
 template class Model<float>;
 template class Model<double>;
 

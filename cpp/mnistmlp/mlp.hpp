@@ -57,6 +57,8 @@ class Model {
   // Check x and y against the network before any work; throws naming the operation.
   void check_inputs(const char* op, const InputView& x) const;
   void check_targets(const char* op, const InputView& x, const TargetView<T>& y) const;
+  // Throws naming the first NaN or Inf (as T) in rows [first, first + count) of x, if any.
+  void check_finite(const char* op, const InputView& x, index_t first, index_t count) const;
 
  private:
   ModelConfig config_;

@@ -32,7 +32,7 @@ EpochResult train_epoch(Model<T>& model, const InputView& x, const TargetView<T>
 
   TrainingState& state = model.state();
   const std::vector<index_t> order = epoch_order(model.config().seed, state.epoch, x.rows, shuffle);
-  const index_t batches = (x.rows + batch_size - 1) / batch_size;
+  const index_t batches = tiles(x.rows, batch_size);
 
   EpochResult result;
   result.batch_loss.resize(batches);

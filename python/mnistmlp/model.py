@@ -346,7 +346,7 @@ class MLP:
 
         Safe to call from several threads at once.
         """
-        return self._engine.predict(as_inputs(X, self.layer_sizes[0]))
+        return self._engine.predict(as_inputs(X, self.layer_sizes[0], check_finite=False))
 
     def predict(self, X) -> np.ndarray:
         """The most probable class of each row, shape (n,)."""
@@ -354,7 +354,7 @@ class MLP:
 
     def evaluate(self, X, y) -> Dict[str, float]:
         """``{"loss": mean loss (no L2 penalty), "accuracy": fraction correct}`` over all rows."""
-        X, y = check_xy(X, y, self.layer_sizes[0], self.layer_sizes[-1], self.dtype)
+        X, y = check_xy(X, y, self.layer_sizes[0], self.layer_sizes[-1], self.dtype, check_finite=False)
         loss, accuracy = self._engine.evaluate(X, y)
         return {"loss": loss, "accuracy": accuracy}
 

@@ -69,6 +69,7 @@ class Backend {
   virtual void end_epoch() = 0;
 
   // Output activations (rows, classes) for every row of x. Safe to call from several threads.
+  // Predict and evaluate refuse inputs with NaN or Inf (Model::check_finite's error).
   virtual void predict(T* out, const InputView& x) const = 0;
   // Loss sum and correct count over every row of x; no gradient. Thread-safe like predict.
   virtual BatchMetrics evaluate(const InputView& x, const TargetView<T>& y) const = 0;

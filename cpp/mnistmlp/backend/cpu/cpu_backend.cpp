@@ -14,6 +14,7 @@
 #include "mnistmlp/denormals.hpp"
 #include "mnistmlp/kernels/loss.hpp"
 #include "mnistmlp/mlp.hpp"
+#include "mnistmlp/thread_placement.hpp"
 
 namespace mnistmlp {
 
@@ -102,8 +103,9 @@ struct Workspace {
   }
 };
 
-// Rows per inference chunk: large enough to share out, small enough to stay in cache.
-constexpr index_t kInferenceRows = 1024;
+// Rows per inference chunk: enough to make a chunk's product efficient, few enough that
+// 10,000 rows make 20 chunks to share out.
+constexpr index_t kInferenceRows = 512;
 // Inputs with at most this fraction of nonzeros take the sparse first-layer path (the two
 // paths give the same bits; this only decides which is faster).
 constexpr double kSparseDensity = 0.5;
@@ -128,7 +130,7 @@ class CpuBackend final : public Backend<T> {
     const index_t rows = std::max<index_t>(std::min(batch_size, x.rows), 1);
     if (training_.capacity != rows || training_.threads < model_.threads())
       training_.plan(model_.config(), rows, true, true, model_.arena().size(), model_.threads());
-    metrics_.assign((x.rows + batch_size - 1) / batch_size, BatchMetrics{});
+    metrics_.assign(tiles(x.rows, batch_size), BatchMetrics{});
   }
 
   index_t train_batches(index_t begin, index_t end, std::int64_t step,
@@ -165,19 +167,16 @@ class CpuBackend final : public Backend<T> {
 
   void predict(T* out, const InputView& x) const override {
     const index_t K = model_.config().outputs();
-    for_each_chunk(x, [&](Workspace<T>& ws, index_t first, index_t count) {
-      load_inputs(ws, x, nullptr, first, count);
+    for_each_chunk("predict", x, [&](Workspace<T>& ws, index_t, index_t first, index_t count) {
       forward(ws, count, -1);
       output_forward(ws, count);
-#pragma omp for schedule(static)
-      for (index_t i = 0; i < count * K; ++i) out[first * K + i] = ws.probabilities[i];
+      std::copy(ws.probabilities, ws.probabilities + count * K, out + first * K);
     });
   }
 
   BatchMetrics evaluate(const InputView& x, const TargetView<T>& y) const override {
-    BatchMetrics total;
-    for_each_chunk(x, [&](Workspace<T>& ws, index_t first, index_t count) {
-      load_inputs(ws, x, nullptr, first, count);
+    std::vector<BatchMetrics> chunks(tiles(x.rows, kInferenceRows));
+    for_each_chunk("evaluate", x, [&](Workspace<T>& ws, index_t chunk, index_t first, index_t count) {
       cpu::gather_targets(ws.labels.data(), ws.targets, y, nullptr, first, count);
       forward(ws, count, -1);
       const index_t K = model_.config().outputs();
@@ -185,13 +184,17 @@ class CpuBackend final : public Backend<T> {
                           ws.outputs.back(), y.labels ? ws.labels.data() : nullptr,
                           y.labels ? nullptr : ws.targets, model_.config().output_activation(),
                           model_.config().loss, count, K, T(1));
-#pragma omp master
+      BatchMetrics& part = chunks[chunk];
       for (index_t i = 0; i < count; ++i) {
-        total.loss_sum += ws.row_loss[i];
-        total.correct += ws.correct[i];
+        part.loss_sum += ws.row_loss[i];
+        part.correct += ws.correct[i];
       }
-#pragma omp barrier
     });
+    BatchMetrics total;  // chunk by chunk, in order: the same sum for any thread count
+    for (const BatchMetrics& part : chunks) {
+      total.loss_sum += part.loss_sum;
+      total.correct += part.correct;
+    }
     total.rows = x.rows;
     return total;
   }
@@ -299,28 +302,65 @@ class CpuBackend final : public Backend<T> {
     return fused;
   }
 
-  // Runs body(ws, first, count) inside one parallel region over chunks of x's rows, with a
-  // workspace no concurrent caller uses. Workspaces are kept for the next call: fresh memory
-  // costs a page fault per page, more than a small inference itself.
+  // Runs body(ws, chunk, first, count) on the rows of each chunk of x, gathered into
+  // ws. Chunks are independent: each thread of the team takes whole chunks, with a workspace
+  // of its own, and runs the ops alone in a team of one, so threads never wait for each other
+  // until the end (barriers between the ops of shared chunks cost more than the work they
+  // shared out). Inputs are checked as they are gathered: NaN or Inf fails, naming `op`.
+  // Workspaces are kept for the next call: fresh memory costs a page fault per page, more
+  // than a small inference itself.
   template <typename Body>
-  void for_each_chunk(const InputView& x, Body&& body) const {
+  void for_each_chunk(const char* op, const InputView& x, Body&& body) const {
     if (x.rows == 0) return;
-    std::unique_ptr<Workspace<T>> ws;
+    const index_t chunks = tiles(x.rows, kInferenceRows);
+    const int team = static_cast<int>(std::min<index_t>(team_size(x.rows, 1), chunks));
+    std::vector<std::unique_ptr<Workspace<T>>> spaces = borrow_workspaces(team);
+    std::vector<std::uint8_t> finite(chunks, 1);
+    const int caller_cpu = current_cpu();
+#pragma omp parallel num_threads(team)
+    {
+      const ScopedDistinctCpu placement(caller_cpu);
+      Workspace<T>& ws = *spaces[omp_get_thread_num()];
+#pragma omp for schedule(dynamic, 1)
+      for (index_t chunk = 0; chunk < chunks; ++chunk) {
+        const index_t first = chunk * kInferenceRows, count = std::min(kInferenceRows, x.rows - first);
+#pragma omp parallel num_threads(1)
+        {
+          load_inputs(ws, x, nullptr, first, count);
+          finite[chunk] = ws.sparse_input ? cpu::all_finite(ws.sparse, count)
+                                          : cpu::all_finite(ws.inputs, count * x.cols);
+          if (finite[chunk]) body(ws, chunk, first, count);
+        }
+      }
+    }
+    return_workspaces(spaces);
+    for (index_t chunk = 0; chunk < chunks; ++chunk)
+      if (!finite[chunk]) {
+        const index_t first = chunk * kInferenceRows;
+        model_.check_finite(op, x, first, std::min(kInferenceRows, x.rows - first));
+      }
+  }
+
+  // `count` one-thread inference workspaces, from the pool when it has them.
+  std::vector<std::unique_ptr<Workspace<T>>> borrow_workspaces(int count) const {
+    std::vector<std::unique_ptr<Workspace<T>>> spaces;
     {
       std::lock_guard<std::mutex> lock(pool_mutex_);
-      if (!inference_pool_.empty()) {
-        ws = std::move(inference_pool_.back());
+      while (int(spaces.size()) < count && !inference_pool_.empty()) {
+        spaces.push_back(std::move(inference_pool_.back()));
         inference_pool_.pop_back();
       }
     }
-    if (!ws) ws = std::make_unique<Workspace<T>>();
-    if (ws->capacity < kInferenceRows || ws->threads < model_.threads())
-      ws->plan(config(), kInferenceRows, false, false, 0, model_.threads());
-#pragma omp parallel num_threads(team_size(x.rows, 1))
-    for (index_t first = 0; first < x.rows; first += kInferenceRows)
-      body(*ws, first, std::min(kInferenceRows, x.rows - first));
+    while (int(spaces.size()) < count) {
+      spaces.push_back(std::make_unique<Workspace<T>>());
+      spaces.back()->plan(config(), kInferenceRows, false, false, 0, 1);
+    }
+    return spaces;
+  }
+
+  void return_workspaces(std::vector<std::unique_ptr<Workspace<T>>>& spaces) const {
     std::lock_guard<std::mutex> lock(pool_mutex_);
-    inference_pool_.push_back(std::move(ws));
+    for (auto& ws : spaces) inference_pool_.push_back(std::move(ws));
   }
 
   // Layers forward from ws.inputs; `step` >= 0 trains (dropout on), -1 infers.

@@ -53,6 +53,9 @@ double adam_learning_rate(const OptimizerConfig& config, std::int64_t step);
 template <typename T>
 void gather_inputs(T* out, const InputView& x, const index_t* order, index_t first,
                    index_t count);
+// Whether values[0, n) holds no NaN or Inf. Serial: for a team of one.
+template <typename T>
+bool all_finite(const T* values, index_t n);
 // Starts loading rows order[first, first+count) of x into the cache (no barrier): the next
 // batch's rows are scattered over the whole training set, and without this each batch
 // waited for them from memory.
@@ -95,6 +98,9 @@ struct SparseBatch {
 template <typename T>
 index_t gather_sparse(SparseBatch<T>& out, const InputView& x, const index_t* order, index_t first,
                       index_t count);
+// Whether the first `rows` sparse rows hold no NaN or Inf (zeros are finite). Serial.
+template <typename T>
+bool all_finite(const SparseBatch<T>& batch, index_t rows);
 template <typename T>
 void by_columns(SparseBatch<T>& batch, index_t rows, index_t cols);
 template <typename T>

@@ -19,8 +19,6 @@ constexpr index_t kColumnTile = 128;  // weight-gradient columns per task: 8 AVX
 constexpr index_t kRowChunk = 16;  // active rows per partial sum or update chunk
 constexpr index_t kRowBlock = 8;   // rows per fused Adam step, when a row fits one column tile
 
-inline index_t tiles(index_t n, index_t tile) { return (n + tile - 1) / tile; }
-
 template <typename Source, typename T>
 std::int32_t compress_row(std::int32_t* column, T* value, const Source* src, index_t cols,
                           T scale) {
@@ -81,6 +79,13 @@ index_t gather_sparse(SparseBatch<T>& out, const InputView& x, const index_t* or
   index_t nonzeros = 0;  // after the loop's barrier every thread sees every count
   for (index_t r = 0; r < count; ++r) nonzeros += out.count[r];
   return nonzeros;
+}
+
+template <typename T>
+bool all_finite(const SparseBatch<T>& batch, index_t rows) {
+  for (index_t r = 0; r < rows; ++r)
+    if (!all_finite(batch.value + r * batch.stride, batch.count[r])) return false;
+  return true;
 }
 
 template <typename T>
@@ -250,6 +255,7 @@ void sgd_update_active_rows(T* params, const T* grads, const SparseBatch<T>& x, 
 #define MNISTMLP_INSTANTIATE(T)                                                                   \
   template index_t gather_sparse<T>(SparseBatch<T>&, const InputView&, const index_t*, index_t,  \
                                     index_t);                                                     \
+  template bool all_finite<T>(const SparseBatch<T>&, index_t);                                   \
   template void by_columns<T>(SparseBatch<T>&, index_t, index_t);                                \
   template void sparse_forward<T>(T*, const SparseBatch<T>&, const T*, const T*, index_t, index_t, \
                                   Activation);                                                    \

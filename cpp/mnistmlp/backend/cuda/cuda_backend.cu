@@ -258,7 +258,7 @@ class CudaBackend final : public Backend<T> {
               moved;
       if (x.rows % batch_size)
         moved = training_.prepare(gpu_, config(), arena_, x.rows % batch_size, true, true) || moved;
-      moved = metrics_.reserve((x.rows + batch_size - 1) / batch_size) || moved;
+      moved = metrics_.reserve(tiles(x.rows, batch_size)) || moved;
       const RowSelection select{order_.get(), counters_.get(), batch_size};
       inputs_ = data_.inputs(select);
       targets_ = data_.targets(select);
@@ -309,6 +309,7 @@ class CudaBackend final : public Backend<T> {
   }
 
   void predict(T* out, const InputView& x) const override {
+    model_.check_finite("predict", x, 0, x.rows);
     naming_errors("predict", [&] {
       std::lock_guard lock(inference_mutex_);
       activate();
@@ -327,6 +328,7 @@ class CudaBackend final : public Backend<T> {
   }
 
   BatchMetrics evaluate(const InputView& x, const TargetView<T>& y) const override {
+    model_.check_finite("evaluate", x, 0, x.rows);
     return naming_errors("evaluate", [&] {
       std::lock_guard lock(inference_mutex_);
       activate();
