@@ -138,8 +138,10 @@ class CpuBackend final : public Backend<T> {
     index_t next = begin;
     bool past_deadline = false;
     // One team for the whole run of batches: no fork and join per batch.
+    const int caller_cpu = current_cpu();
 #pragma omp parallel num_threads(team_size(batch_size_))
     {
+      const ScopedDistinctCpu placement(caller_cpu);
       const ScopedDenormalMode denormals;  // every thread of the team, for the whole run
       for (index_t batch = begin; batch < end && !past_deadline; ++batch) {
         const index_t first = batch * batch_size_;
