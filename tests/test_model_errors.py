@@ -66,6 +66,39 @@ def test_bad_prediction_input(model):
 
 
 @pytest.mark.parametrize("density", ["sparse", "dense"])
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_training_on_non_finite_input_fails_and_leaves_the_model_as_it_was(density, threads, optimizer):
+    """The engine finds the NaN while it trains the epoch (no pass over X first), then puts
+    back the parameters, optimizer state and counters the epoch started from."""
+    rng = np.random.default_rng(1)
+    X = rng.random((1500, 784), dtype=np.float32)
+    if density == "sparse":
+        X[rng.random(X.shape) < 0.8] = 0
+    y = rng.integers(0, 10, 1500)
+    model = mnistmlp.MLP([784, 16, 10], seed=0, threads=threads, optimizer=optimizer)
+    model.fit(X, y, epochs=1, batch_size=600, verbose=0)
+    before = [a.copy() for pair in model.get_weights() for a in pair]
+    steps, epochs = model.steps_, model.epochs_
+    bad = X.copy()
+    bad[1234, 56] = np.nan
+    bad[1400, 3] = np.inf
+    with pytest.raises(ValueError, match=r"NaN or Inf \(first at row 1234, column 56\)"):
+        model.fit(bad, y, epochs=3, batch_size=100, verbose=0)
+    with pytest.raises(ValueError, match=r"NaN or Inf \(first at row 1234, column 56\)"):
+        model.loss_and_gradients(bad, y)
+    after = [a for pair in model.get_weights() for a in pair]
+    assert all(np.array_equal(a, b) for a, b in zip(before, after))
+    assert (model.steps_, model.epochs_) == (steps, epochs)
+    # ... and it trains on exactly as a model that never met the NaN.
+    twin = mnistmlp.MLP([784, 16, 10], seed=0, threads=threads, optimizer=optimizer)
+    twin.fit(X, y, epochs=1, batch_size=600, verbose=0)
+    for m in (model, twin):
+        m.fit(X, y, epochs=1, batch_size=100, verbose=0)
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights()[0], twin.get_weights()[0]))
+
+
+@pytest.mark.parametrize("density", ["sparse", "dense"])
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, 1e300])
 def test_inference_names_the_first_non_finite_input(density, bad):
     """predict and evaluate check inputs as the engine reads them, chunk by chunk, on any

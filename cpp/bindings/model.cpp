@@ -197,6 +197,10 @@ void bind_model(py::module_& m, const char* name) {
             std::unique_lock lock(model.mutex());
             model.set_seed(seed);
           })
+      .def_property_readonly(
+          "checks_inputs", [](const Model<T>& model) { return model.backend().checks_inputs(); },
+          "Whether training, like inference, refuses NaN and Inf as it reads each batch (so "
+          "the caller need not check x first).")
       .def_property_readonly("state_slots",
                              [](const Model<T>& model) { return model.arena().state_slots; })
       .def_property_readonly("arena_size",

@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "mnistmlp/rng.hpp"
@@ -93,6 +94,27 @@ void Model<T>::check_finite(const char* op, const InputView& x, index_t first,
   };
   if (x.type == ElementType::float32) scan(static_cast<const float*>(x.data));
   if (x.type == ElementType::float64) scan(static_cast<const double*>(x.data));
+}
+
+template <typename T>
+void Model<T>::keep_restore_point() {
+  const index_t section = arena_.size(), slots = arena_.state_slots;
+  if (restore_arena_.size() != section * (1 + slots)) restore_arena_.reset(section * (1 + slots), false);
+  std::copy(arena_.params(), arena_.params() + section, restore_arena_.data());
+  for (int s = 0; s < slots; ++s)
+    std::copy(arena_.state(s), arena_.state(s) + section, restore_arena_.data() + section * (1 + s));
+  restore_state_ = state_;
+}
+
+template <typename T>
+void Model<T>::roll_back() {
+  const index_t section = arena_.size();
+  std::copy(restore_arena_.data(), restore_arena_.data() + section, arena_.params());
+  for (int s = 0; s < arena_.state_slots; ++s)
+    std::copy(restore_arena_.data() + section * (1 + s), restore_arena_.data() + section * (2 + s),
+              arena_.state(s));
+  state_ = restore_state_;
+  host_changed();
 }
 
 template class Model<float>;

@@ -60,10 +60,17 @@ class Model {
   // Throws naming the first NaN or Inf (as T) in rows [first, first + count) of x, if any.
   void check_finite(const char* op, const InputView& x, index_t first, index_t count) const;
 
+  // Remembers the parameters, optimizer state and counters, for roll_back() to restore (an
+  // epoch that meets a NaN in its inputs is undone). The copy's memory is kept for reuse.
+  void keep_restore_point();
+  void roll_back();
+
  private:
   ModelConfig config_;
   ParameterArena<T> arena_;
   TrainingState state_;
+  AlignedArray<T> restore_arena_;  // params, then each state slot
+  TrainingState restore_state_;
   int threads_ = 1;
   Device device_;
   std::uint64_t host_version_ = 0;

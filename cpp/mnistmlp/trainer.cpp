@@ -72,13 +72,20 @@ EpochResult train_epoch(Model<T>& model, const InputView& x, const TargetView<T>
   const auto interval = std::chrono::duration_cast<clock::duration>(
       std::chrono::duration<double>(progress ? report_interval : 1e9));
   p.step = state.step;
-  model.backend().begin_epoch(x, y, order.data(), batch_size);
+  Backend<T>& backend = model.backend();
+  if (backend.checks_inputs()) model.keep_restore_point();
+  backend.begin_epoch(x, y, order.data(), batch_size);
   index_t launched = 0;
   while (launched < batches) {
-    const index_t next =
-        model.backend().train_batches(launched, batches, state.step, clock::now() + interval);
+    const index_t next = backend.train_batches(launched, batches, state.step, clock::now() + interval);
     state.step += next - launched;
     launched = next;
+    if (backend.nonfinite_row() >= 0) {  // undo the epoch, then name the value
+      backend.end_epoch();
+      model.roll_back();
+      model.check_finite(op, x, 0, x.rows);
+      fail(op, "X contains NaN or Inf");  // not reached: the scan above finds it
+    }
     if (progress && launched < batches) {
       account(launched);
       p.seconds = std::chrono::duration<double>(clock::now() - start).count();
@@ -89,7 +96,7 @@ EpochResult train_epoch(Model<T>& model, const InputView& x, const TargetView<T>
     }
   }
   account(launched);
-  model.backend().end_epoch();
+  backend.end_epoch();
   p.seconds = std::chrono::duration<double>(clock::now() - start).count();
   if (!result.stopped) ++state.epoch;
   result.batch_loss.resize(launched);

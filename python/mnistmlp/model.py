@@ -285,7 +285,10 @@ class MLP:
         """
         epochs = check_int("epochs", epochs, 1)
         batch_size = check_int("batch_size", batch_size, 1)
-        X, y = check_xy(X, y, self.layer_sizes[0], self.layer_sizes[-1], self.dtype)
+        # The CPU engine finds NaN and Inf as it reads each batch and then undoes the epoch:
+        # no pass over X here.
+        X, y = check_xy(X, y, self.layer_sizes[0], self.layer_sizes[-1], self.dtype,
+                        check_finite=not self._engine.checks_inputs)
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise ValueError("validation_data must be a tuple (X_val, y_val)")
@@ -364,7 +367,8 @@ class MLP:
         Parameters are not changed. Dropout is not applied: this is the gradient of the
         deterministic network.
         """
-        X, y = check_xy(X, y, self.layer_sizes[0], self.layer_sizes[-1], self.dtype)
+        X, y = check_xy(X, y, self.layer_sizes[0], self.layer_sizes[-1], self.dtype,
+                        check_finite=not self._engine.checks_inputs)
         return self._engine.loss_and_gradients(X, y)
 
     # -- model files --------------------------------------------------------------------

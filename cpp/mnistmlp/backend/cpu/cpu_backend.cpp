@@ -33,7 +33,7 @@ struct Workspace {
   T* targets = nullptr;                // (rows, K) dense targets
   T* row_loss = nullptr;
   AlignedArray<std::int32_t> labels;
-  AlignedArray<std::uint8_t> correct;
+  AlignedArray<std::uint8_t> correct, row_finite;
   AlignedArray<double> norm_partials;
   // The batch's inputs as sparse rows, and whether this batch uses them.
   cpu::SparseBatch<T> sparse;
@@ -81,6 +81,7 @@ struct Workspace {
     gradient[1] = gradients ? take(rows * widest) : nullptr;
     labels.reset(rows);
     correct.reset(rows);
+    row_finite.reset(rows, false);
     // Room for the dense norm's chunks, or the sparse one's active-row chunks plus the rest.
     norm_partials.reset(std::max<index_t>(cpu::norm_chunks(parameter_count), 1) + n[0]);
     // Scratch, always written before read: left uninitialised (zeroing megabytes per
@@ -127,6 +128,7 @@ class CpuBackend final : public Backend<T> {
     x_ = x;
     y_ = y;
     order_ = order;
+    nonfinite_row_ = -1;
     const index_t rows = std::max<index_t>(std::min(batch_size, x.rows), 1);
     if (training_.capacity != rows || training_.threads < model_.threads())
       training_.plan(model_.config(), rows, true, true, model_.arena().size(), model_.threads());
@@ -145,17 +147,21 @@ class CpuBackend final : public Backend<T> {
       const ScopedDenormalMode denormals;  // every thread of the team, for the whole run
       for (index_t batch = begin; batch < end && !past_deadline; ++batch) {
         const index_t first = batch * batch_size_;
-        train_batch(batch, first, std::min(batch_size_, x_.rows - first), step + (batch - begin));
+        const bool trained =
+            train_batch(batch, first, std::min(batch_size_, x_.rows - first), step + (batch - begin));
 #pragma omp master
         {
-          next = batch + 1;
-          past_deadline = Backend<T>::Clock::now() >= deadline;
+          next = trained ? batch + 1 : batch;
+          past_deadline = !trained || Backend<T>::Clock::now() >= deadline;
         }
 #pragma omp barrier
       }
     }
     return next;
   }
+
+  bool checks_inputs() const override { return true; }
+  index_t nonfinite_row() const override { return nonfinite_row_; }
 
   void read_metrics(index_t begin, index_t end, BatchMetrics* out) override {
     std::copy(metrics_.begin() + begin, metrics_.begin() + end, out);
@@ -207,9 +213,12 @@ class CpuBackend final : public Backend<T> {
             model_.threads());
     BatchMetrics metrics;
     double loss = 0;
+    bool finite = true;
 #pragma omp parallel num_threads(model_.threads())
-    {
-      load_inputs(ws, x, nullptr, 0, x.rows);
+    if (load_inputs(ws, x, nullptr, 0, x.rows) >= 0) {
+#pragma omp master
+      finite = false;
+    } else {
       cpu::gather_targets(ws.labels.data(), ws.targets, y, nullptr, 0, x.rows);
       forward(ws, x.rows, -1);
       const double value = loss_and_backward(ws, x.rows, metrics, &y);
@@ -217,6 +226,7 @@ class CpuBackend final : public Backend<T> {
 #pragma omp master
       loss = value;
     }
+    if (!finite) model_.check_finite("loss_and_gradients", x, 0, x.rows);
     return loss;
   }
 
@@ -234,11 +244,17 @@ class CpuBackend final : public Backend<T> {
     return std::max(1, std::min(model_.threads(), useful));
   }
 
-  // One training step; called by every thread of the team.
-  void train_batch(index_t batch, index_t first, index_t count, std::int64_t step) {
+  // One training step; called by every thread of the team. Returns false, having changed
+  // nothing, when a row of the batch holds NaN or Inf (every thread gets the same answer).
+  bool train_batch(index_t batch, index_t first, index_t count, std::int64_t step) {
     Workspace<T>& ws = training_;
     BatchMetrics& metrics = metrics_[batch];
-    load_inputs(ws, x_, order_, first, count);
+    const index_t bad = load_inputs(ws, x_, order_, first, count);
+    if (bad >= 0) {
+#pragma omp master
+      nonfinite_row_ = order_[first + bad];
+      return false;
+    }
     if (first + count < x_.rows)
       cpu::prefetch_rows(x_, order_, first + count, std::min(count, x_.rows - first - count));
     cpu::gather_targets(ws.labels.data(), ws.targets, y_, order_, first, count);
@@ -248,14 +264,20 @@ class CpuBackend final : public Backend<T> {
     update(ws, step);
 #pragma omp master
     metrics.loss = loss;
+    return true;
   }
 
-  // The batch's inputs, as sparse rows when they are mostly zeros, else dense.
-  void load_inputs(Workspace<T>& ws, const InputView& x, const index_t* order, index_t first,
-                   index_t count) const {
-    const index_t nonzeros = cpu::gather_sparse(ws.sparse, x, order, first, count);
+  // The batch's inputs, as sparse rows when they are mostly zeros, else dense. Returns the
+  // first gathered row that holds NaN or Inf (its place in the batch), or -1; every thread
+  // gets the same answer. Checking here costs nothing like a pass over all of x beforehand.
+  index_t load_inputs(Workspace<T>& ws, const InputView& x, const index_t* order, index_t first,
+                      index_t count) const {
+    const index_t nonzeros = cpu::gather_sparse(ws.sparse, x, order, first, count, ws.row_finite.data());
+    for (index_t r = 0; r < count; ++r)
+      if (!ws.row_finite[r]) return r;
     ws.sparse_input = double(nonzeros) <= kSparseDensity * double(count) * double(x.cols);
     if (!ws.sparse_input) cpu::gather_inputs(ws.inputs, x, order, first, count);
+    return -1;
   }
 
   // After a sparse backward pass, the rows of the first layer's weight gradient that no
@@ -328,9 +350,7 @@ class CpuBackend final : public Backend<T> {
         const index_t first = chunk * kInferenceRows, count = std::min(kInferenceRows, x.rows - first);
 #pragma omp parallel num_threads(1)
         {
-          load_inputs(ws, x, nullptr, first, count);
-          finite[chunk] = ws.sparse_input ? cpu::all_finite(ws.sparse, count)
-                                          : cpu::all_finite(ws.inputs, count * x.cols);
+          finite[chunk] = load_inputs(ws, x, nullptr, first, count) < 0;
           if (finite[chunk]) body(ws, chunk, first, count);
         }
       }
@@ -512,6 +532,7 @@ class CpuBackend final : public Backend<T> {
   InputView x_;
   TargetView<T> y_;
   const index_t* order_ = nullptr;
+  index_t nonfinite_row_ = -1;
   index_t batch_size_ = 1;
   std::vector<BatchMetrics> metrics_;
 };

@@ -34,15 +34,6 @@ void gather_inputs(T* out, const InputView& x, const index_t* order, index_t fir
   }
 }
 
-template <typename T>
-bool all_finite(const T* values, index_t n) {
-  // x - x is 0 for a finite x and NaN otherwise: one reduction the compiler vectorises.
-  T residue = 0;
-#pragma omp simd reduction(+ : residue)
-  for (index_t i = 0; i < n; ++i) residue += values[i] - values[i];
-  return residue == T(0);
-}
-
 void prefetch_rows(const InputView& x, const index_t* order, index_t first, index_t count) {
   const index_t row_bytes = x.cols * element_size(x.type);
   const auto* base = static_cast<const char*>(x.data);
@@ -82,7 +73,6 @@ void dropout_forward(T* dropped, T* scale, const T* act, index_t count, double r
 
 #define MNISTMLP_INSTANTIATE(T)                                                               \
   template void gather_inputs<T>(T*, const InputView&, const index_t*, index_t, index_t);    \
-  template bool all_finite<T>(const T*, index_t);                                            \
   template void gather_targets<T>(std::int32_t*, T*, const TargetView<T>&, const index_t*,   \
                                   index_t, index_t);                                          \
   template void dropout_forward<T>(T*, T*, const T*, index_t, double, std::uint64_t,         \

@@ -53,9 +53,6 @@ double adam_learning_rate(const OptimizerConfig& config, std::int64_t step);
 template <typename T>
 void gather_inputs(T* out, const InputView& x, const index_t* order, index_t first,
                    index_t count);
-// Whether values[0, n) holds no NaN or Inf. Serial: for a team of one.
-template <typename T>
-bool all_finite(const T* values, index_t n);
 // Starts loading rows order[first, first+count) of x into the cache (no barrier): the next
 // batch's rows are scattered over the whole training set, and without this each batch
 // waited for them from memory.
@@ -94,13 +91,12 @@ struct SparseBatch {
 };
 
 // Gathers rows order[first, first+count) of x as sparse rows; returns the number of nonzeros
-// (every thread gets it). The by-column copy and `active` lists come from by_columns.
+// (every thread gets it). row_finite[r]: whether row r is free of NaN and Inf (as T); a check
+// of the few values kept, while they are in cache. The by-column copy and `active` lists come
+// from by_columns.
 template <typename T>
 index_t gather_sparse(SparseBatch<T>& out, const InputView& x, const index_t* order, index_t first,
-                      index_t count);
-// Whether the first `rows` sparse rows hold no NaN or Inf (zeros are finite). Serial.
-template <typename T>
-bool all_finite(const SparseBatch<T>& batch, index_t rows);
+                      index_t count, std::uint8_t* row_finite);
 template <typename T>
 void by_columns(SparseBatch<T>& batch, index_t rows, index_t cols);
 template <typename T>
