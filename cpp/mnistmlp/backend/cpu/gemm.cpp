@@ -76,6 +76,22 @@ constexpr index_t kMaxCols = 256;  // columns of B per packed block (a multiple 
 
 inline index_t round_up(index_t n, index_t m) { return (n + m - 1) / m * m; }
 
+#if defined(__AVX512F__)
+// out[k * stride + l] = src[l * step + k] for k < kc, l < lanes (<= 16): one gather per k where
+// scalar copies cost a load and a store per element (packing a row-major A's panels or a
+// transposed B's took a tenth of a wide layer's training step).
+void gather_transposed(float* out, index_t stride, const float* src, index_t step, int lanes,
+                       index_t kc) {
+  const __mmask16 mask = static_cast<__mmask16>((1u << lanes) - 1u);
+  const __m512i offsets = _mm512_mullo_epi32(
+      _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+      _mm512_set1_epi32(static_cast<int>(step)));
+  for (index_t k = 0; k < kc; ++k)
+    _mm512_mask_storeu_ps(out + k * stride, mask,
+                          _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask, offsets, src + k, 4));
+}
+#endif
+
 // pa: micro-panels of MR rows, each kc deep, rows past M zero.
 void pack_a(float* pa, const kernels::GemmOperand& A, index_t i0, index_t rows, index_t k0,
             index_t kc) {
@@ -83,10 +99,22 @@ void pack_a(float* pa, const kernels::GemmOperand& A, index_t i0, index_t rows, 
     const index_t n = std::min(MR, rows - p);
     if (A.row_stride == 1) {  // A is a transposed matrix: each k's MR values are contiguous
       for (index_t k = 0; k < kc; ++k, pa += MR) {
-        std::memcpy(pa, A.data + (k0 + k) * A.col_stride + i0 + p, sizeof(float) * n);
+        const float* src = A.data + (k0 + k) * A.col_stride + i0 + p;
+        if (n == MR) {
+          std::memcpy(pa, src, sizeof(float) * MR);  // a fixed size: plain vector moves
+          continue;
+        }
+        std::memcpy(pa, src, sizeof(float) * n);
         std::fill(pa + n, pa + MR, 0.0f);
       }
     } else {
+#if defined(__AVX512F__)
+      if (A.col_stride == 1 && n == MR) {
+        gather_transposed(pa, MR, A.data + (i0 + p) * A.row_stride + k0, A.row_stride, MR, kc);
+        pa += kc * MR;
+        continue;
+      }
+#endif
       for (index_t r = 0; r < MR; ++r) {
         if (r >= n) {
           for (index_t k = 0; k < kc; ++k) pa[k * MR + r] = 0.0f;
@@ -106,6 +134,14 @@ void pack_b(float* pb, const kernels::GemmOperand& B, index_t k0, index_t kc, in
   if (B.row_stride == 1 && B.col_stride != 1) {  // B is a transposed matrix: read its rows
     for (index_t q = 0; q < cols; q += NR, pb += kc * NR) {
       const index_t n = std::min(NR, cols - q);
+#if defined(__AVX512F__)
+      if (n == NR) {
+        for (index_t half = 0; half < NR; half += 16)
+          gather_transposed(pb + half, NR, B.data + (j0 + q + half) * B.col_stride + k0, B.col_stride,
+                            16, kc);
+        continue;
+      }
+#endif
       for (index_t c = 0; c < NR; ++c) {
         if (c >= n) {
           for (index_t k = 0; k < kc; ++k) pb[k * NR + c] = 0.0f;
@@ -187,6 +223,24 @@ index_t gemm_scratch_floats() { return kMaxRows * kDepthBlock + kDepthBlock * kM
 
 namespace {
 
+// C[i0:i0+rows, j0:j0+cols] = (or, with k0 > 0, +=) the packed blocks' product, kc deep.
+void macro_kernel(float* C, index_t ldc, index_t i0, index_t rows, index_t j0, index_t cols,
+                  index_t kc, bool accumulate, const float* pa, const float* pb, float* tile) {
+  for (index_t p = 0; p < rows; p += MR)
+    for (index_t q = 0; q < cols; q += NR) {
+      const index_t r_end = std::min(MR, rows - p), c_end = std::min(NR, cols - q);
+      float* c = C + (i0 + p) * ldc + j0 + q;
+      if (r_end == MR && c_end == NR) {
+        micro_kernel(kc, pa + p * kc, pb + q * kc, c, ldc, accumulate);
+        continue;
+      }
+      if (accumulate)  // an edge tile goes on from C's values too, through a full-size copy
+        for (index_t r = 0; r < r_end; ++r) std::memcpy(tile + r * NR, c + r * ldc, sizeof(float) * c_end);
+      micro_kernel(kc, pa + p * kc, pb + q * kc, tile, NR, accumulate);
+      for (index_t r = 0; r < r_end; ++r) std::memcpy(c + r * ldc, tile + r * NR, sizeof(float) * c_end);
+    }
+}
+
 // One row block of C: A's block packed once per K block, then every column block in turn.
 void gemm_row_block(float* C, index_t ldc, index_t i0, index_t rows, index_t N, index_t K,
                     index_t nc, index_t ct_begin, index_t ct_end, const kernels::GemmOperand& A,
@@ -197,20 +251,32 @@ void gemm_row_block(float* C, index_t ldc, index_t i0, index_t rows, index_t N, 
     for (index_t ct = ct_begin; ct < ct_end; ++ct) {
       const index_t j0 = ct * nc, cols = std::min(nc, N - j0);
       pack_b(pb, B, k0, kc, j0, cols);
-      for (index_t p = 0; p < rows; p += MR)
-        for (index_t q = 0; q < cols; q += NR) {
-          const index_t r_end = std::min(MR, rows - p), c_end = std::min(NR, cols - q);
-          float* c = C + (i0 + p) * ldc + j0 + q;
-          if (r_end == MR && c_end == NR) {
-            micro_kernel(kc, pa + p * kc, pb + q * kc, c, ldc, k0 > 0);
-            continue;
-          }
-          if (k0 > 0)  // an edge tile goes on from C's values too, through a full-size copy
-            for (index_t r = 0; r < r_end; ++r) std::memcpy(tile + r * NR, c + r * ldc, sizeof(float) * c_end);
-          micro_kernel(kc, pa + p * kc, pb + q * kc, tile, NR, k0 > 0);
-          for (index_t r = 0; r < r_end; ++r) std::memcpy(c + r * ldc, tile + r * NR, sizeof(float) * c_end);
-        }
+      macro_kernel(C, ldc, i0, rows, j0, cols, kc, k0 > 0, pa, pb, tile);
     }
+  }
+}
+
+// Row blocks [rt_begin, rt_end) of C, a column block at a time: each block of B is packed
+// once for all of them (B's packing, strided where B is a transposed weight, cost as much as
+// a fifth of the product when it was repeated for every row block), and A's, smaller, again
+// for each column block.
+void gemm_row_blocks(float* C, index_t ldc, index_t rt_begin, index_t rt_end, index_t M,
+                     index_t N, index_t K, index_t nc, const kernels::GemmOperand& A,
+                     const kernels::GemmOperand& B, const kernels::GemmEpilogue& epilogue,
+                     float* pa, float* pb, float* tile) {
+  const index_t i_begin = rt_begin * kMaxRows, i_end = std::min(M, rt_end * kMaxRows);
+  for (index_t j0 = 0; j0 < N; j0 += nc) {
+    const index_t cols = std::min(nc, N - j0);
+    for (index_t k0 = 0; k0 < K; k0 += kDepthBlock) {
+      const index_t kc = std::min(kDepthBlock, K - k0);
+      pack_b(pb, B, k0, kc, j0, cols);
+      for (index_t i0 = i_begin; i0 < i_end; i0 += kMaxRows) {
+        const index_t rows = std::min(kMaxRows, i_end - i0);
+        pack_a(pa, A, i0, rows, k0, kc);
+        macro_kernel(C, ldc, i0, rows, j0, cols, kc, k0 > 0, pa, pb, tile);
+      }
+    }
+    apply_epilogue(C, ldc, i_begin, i_end - i_begin, j0, cols, epilogue);
   }
 }
 
@@ -228,14 +294,11 @@ void gemm(float* C, index_t ldc, index_t M, index_t N, index_t K, kernels::GemmO
 #pragma omp for schedule(static)
     for (index_t i = 0; i < M; ++i) std::fill(C + i * ldc, C + i * ldc + N, 0.0f);
   } else if (row_blocks >= 2 * threads) {
-    // Tall C: each thread takes whole row blocks, packing its A block once per K block.
-    const index_t col_tiles = (N + nc_full - 1) / nc_full;
+    // Tall C: each thread takes a run of whole row blocks.
 #pragma omp for schedule(static)
-    for (index_t rt = 0; rt < row_blocks; ++rt) {
-      const index_t i0 = rt * kMaxRows, rows = std::min(kMaxRows, M - i0);
-      gemm_row_block(C, ldc, i0, rows, N, K, nc_full, 0, col_tiles, A, B, pa, pb, tile);
-      apply_epilogue(C, ldc, i0, rows, 0, N, epilogue);
-    }
+    for (index_t part = 0; part < threads; ++part)
+      gemm_row_blocks(C, ldc, row_blocks * part / threads, row_blocks * (part + 1) / threads, M, N,
+                      K, nc_full, A, B, epilogue, pa, pb, tile);
     return;
   } else {
     // Short C (small batches): split the columns as well, into tiles fine enough for every
