@@ -21,7 +21,8 @@ except ImportError as exc:  # pragma: no cover - only when the package was not b
     ) from exc
 
 from . import datasets, optimizers, reference
-from ._config import cuda_available, get_config, get_flush_denormal, set_flush_denormal, show_config
+from ._config import (cuda_available, get_config, get_flush_denormal, get_simd, set_flush_denormal, set_simd,
+                      show_config)
 from ._modelfile import ModelFileError
 from .model import MLP, History
 
@@ -29,5 +30,5 @@ __version__ = _core.__version__
 
 __all__ = [
     "MLP", "History", "ModelFileError", "__version__", "cuda_available", "datasets", "get_config",
-    "get_flush_denormal", "optimizers", "reference", "set_flush_denormal", "show_config",
+    "get_flush_denormal", "get_simd", "optimizers", "reference", "set_flush_denormal", "set_simd", "show_config",
 ]

@@ -43,6 +43,31 @@ def get_flush_denormal() -> bool:
     return bool(_core.flush_denormals())
 
 
+SIMD_LEVELS = ("generic", "avx2", "avx512")
+
+
+def set_simd(level: str) -> bool:
+    """Choose the CPU kernels' instruction set; returns whether this CPU and build run it.
+
+    The engine's hot kernels (the matrix product's micro-kernel, the sparse first layer,
+    Adam's update, the pixel compression) exist for ``"avx512"``, ``"avx2"`` (with FMA) and
+    as ``"generic"`` loops compiled for the build's target. At import, mnistmlp picks the
+    best level the CPU supports (``MNISTMLP_SIMD`` in the environment may ask for a lower
+    one), so a portable build is fast on any x86-64 CPU. Levels give the same results to
+    rounding: within a level, results are identical for any thread count. The setting is
+    process-wide; change it between calls, not while a model trains or predicts. Returns
+    ``False``, changing nothing, for a level above :func:`get_config`'s ``simd_supported``.
+    """
+    if level not in SIMD_LEVELS:
+        raise ValueError(f"unknown SIMD level {level!r}; expected one of {', '.join(SIMD_LEVELS)}")
+    return bool(_core.set_simd_level(level))
+
+
+def get_simd() -> str:
+    """The CPU kernels in use: ``"generic"``, ``"avx2"`` or ``"avx512"`` (see :func:`set_simd`)."""
+    return _core.simd_level()
+
+
 def get_config() -> dict:
     """The build facts of ``mnistmlp._core``, the GPUs it sees, and the Python and NumPy it
     runs under."""
@@ -50,6 +75,8 @@ def get_config() -> dict:
     config["cuda"] = dict(_core.cuda_status())
     config["flush_denormal"] = get_flush_denormal()
     config["flush_denormal_supported"] = bool(_core.flush_denormals_supported())
+    config["simd_level"] = get_simd()
+    config["simd_supported"] = _core.simd_supported()
     config["python"] = f"{platform.python_implementation()} {platform.python_version()}"
     config["numpy"] = np.__version__
     config["platform"] = f"{platform.system()} {platform.machine()}"
@@ -73,6 +100,8 @@ def show_config(file=None) -> None:
         ("compiler", c["compiler"]),
         ("build type", c["build_type"]),
         ("SIMD compiled for", c["simd"] + (" (-march=native)" if c["native_build"] else " (portable)")),
+        ("SIMD kernels", f"{c['simd_level']} (chosen at run time; this CPU runs up to "
+                         f"{c['simd_supported']}; set_simd or MNISTMLP_SIMD to change)"),
         ("OpenMP", openmp),
         ("default threads", str(c["max_threads"])),
         ("subnormals in training", "flushed to zero (set_flush_denormal)" if c["flush_denormal"]

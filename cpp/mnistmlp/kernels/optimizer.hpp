@@ -11,11 +11,8 @@
 #include <cmath>
 #include <type_traits>
 
-#if defined(__AVX2__)
-#include <immintrin.h>
-#endif
-
 #include "mnistmlp/common.hpp"
+#include "mnistmlp/kernels/simd.hpp"
 
 namespace mnistmlp::kernels {
 
@@ -48,24 +45,10 @@ template <typename T>
 void adam_update(T* w, T* m, T* v, const T* g, index_t begin, index_t end, T lr_t, T beta1,
                  T beta2, T epsilon, T clip) {
   index_t i = begin;
-#if defined(__AVX2__) && defined(__FMA__)
-  // Adam's cost is its square root and division: explicitly 256-bit, since on AMD Zen 4
-  // 512-bit ones deliver fewer elements per cycle (78,400 updates: 35 us with 512-bit vectors,
-  // 24 us with 256-bit ones). The loop below does the rest, and all of float64.
-  if constexpr (std::is_same_v<T, float>) {
-    const __m256 b1 = _mm256_set1_ps(beta1), b2 = _mm256_set1_ps(beta2);
-    const __m256 one_b1 = _mm256_set1_ps(T(1) - beta1), one_b2 = _mm256_set1_ps(T(1) - beta2);
-    const __m256 lr = _mm256_set1_ps(lr_t), eps = _mm256_set1_ps(epsilon), c = _mm256_set1_ps(clip);
-    for (; i + 8 <= end; i += 8) {
-      const __m256 gi = _mm256_mul_ps(_mm256_loadu_ps(g + i), c);
-      const __m256 mi = _mm256_fmadd_ps(b1, _mm256_loadu_ps(m + i), _mm256_mul_ps(one_b1, gi));
-      const __m256 vi = _mm256_fmadd_ps(b2, _mm256_loadu_ps(v + i), _mm256_mul_ps(_mm256_mul_ps(one_b2, gi), gi));
-      const __m256 step = _mm256_div_ps(_mm256_mul_ps(lr, mi), _mm256_add_ps(_mm256_sqrt_ps(vi), eps));
-      _mm256_storeu_ps(m + i, mi);
-      _mm256_storeu_ps(v + i, vi);
-      _mm256_storeu_ps(w + i, _mm256_sub_ps(_mm256_loadu_ps(w + i), step));
-    }
-  }
+#if defined(MNISTMLP_SIMD_DISPATCH)
+  if constexpr (std::is_same_v<T, float>)
+    if (simd_level() >= Simd::avx2)
+      i = avx2::adam_update(w, m, v, g, begin, end, lr_t, beta1, beta2, epsilon, clip);
 #endif
 #pragma omp simd
   for (index_t j = i; j < end; ++j) {

@@ -1,57 +1,27 @@
 // The packed, register-blocked float32 GEMM of kernels/gemm.hpp, shared out over threads by
-// output tiles. The micro-kernel is written with AVX-512 intrinsics where the compiler targets
-// AVX-512, and as plain loops the compiler vectorises otherwise.
+// output tiles. One driver, instantiated per SIMD level (mnistmlp/simd.hpp) with that level's
+// register block and micro-kernel: AVX-512 (12 x 32), AVX2 (6 x 16), or plain loops (4 x 16)
+// that the compiler vectorises for the build's target.
 #include <omp.h>
 
 #include <algorithm>
 #include <cstring>
 
-#if defined(__AVX512F__)
-#include <immintrin.h>
-#endif
-
 #include "mnistmlp/backend/cpu/ops.hpp"
 #include "mnistmlp/kernels/activation.hpp"
 #include "mnistmlp/kernels/gemm.hpp"
+#include "mnistmlp/kernels/simd.hpp"
 
 namespace mnistmlp {
 
 namespace {
 
-#if defined(__AVX512F__)
-constexpr index_t MR = 12, NR = 32;  // 24 accumulators of 16 floats: the zmm file, nearly full
-
 // c (MR x NR, row stride ldc) = a (packed MR-panel, kc deep) . b (packed NR-panel), or
 // c += that product when `accumulate`. Accumulating goes on from c's values, so each element
 // is one chain of multiply-adds over k in order, as the sparse first layer's is.
-void micro_kernel(index_t kc, const float* a, const float* b, float* c, index_t ldc, bool accumulate) {
-  __m512 acc[MR][2];
-#pragma GCC unroll 12
-  for (index_t r = 0; r < MR; ++r) {
-    acc[r][0] = accumulate ? _mm512_loadu_ps(c + r * ldc) : _mm512_setzero_ps();
-    acc[r][1] = accumulate ? _mm512_loadu_ps(c + r * ldc + 16) : _mm512_setzero_ps();
-  }
-  for (index_t k = 0; k < kc; ++k) {
-    const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
-#pragma GCC unroll 12
-    for (index_t r = 0; r < MR; ++r) {
-      const __m512 ar = _mm512_set1_ps(a[r]);
-      acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);
-      acc[r][1] = _mm512_fmadd_ps(ar, b1, acc[r][1]);
-    }
-    a += MR;
-    b += NR;
-  }
-#pragma GCC unroll 12
-  for (index_t r = 0; r < MR; ++r) {
-    _mm512_storeu_ps(c + r * ldc, acc[r][0]);
-    _mm512_storeu_ps(c + r * ldc + 16, acc[r][1]);
-  }
-}
-#else
-constexpr index_t MR = 4, NR = 16;
-
-void micro_kernel(index_t kc, const float* a, const float* b, float* c, index_t ldc, bool accumulate) {
+void generic_micro_kernel(index_t kc, const float* a, const float* b, float* c, index_t ldc,
+                          bool accumulate) {
+  constexpr index_t MR = 4, NR = 16;
   float acc[MR][NR];
   for (index_t r = 0; r < MR; ++r)
     for (index_t j = 0; j < NR; ++j) acc[r][j] = accumulate ? c[r * ldc + j] : 0.0f;
@@ -67,34 +37,40 @@ void micro_kernel(index_t kc, const float* a, const float* b, float* c, index_t 
   for (index_t r = 0; r < MR; ++r)
     for (index_t j = 0; j < NR; ++j) c[r * ldc + j] = acc[r][j];
 }
+
+using MicroKernel = void (*)(index_t, const float*, const float*, float*, index_t, bool);
+
+// A SIMD level's register block (MR rows x NR columns of C) and micro-kernel; `gathers`:
+// whether panels are packed with AVX-512 gathers.
+template <index_t Rows, index_t Cols, MicroKernel Kernel, bool Gathers>
+struct GemmLevel {
+  static constexpr index_t MR = Rows, NR = Cols;
+  static constexpr MicroKernel micro_kernel = Kernel;
+  static constexpr bool gathers = Gathers;
+};
+using GenericGemm = GemmLevel<4, 16, generic_micro_kernel, false>;
+#if defined(MNISTMLP_SIMD_DISPATCH)
+using Avx2Gemm = GemmLevel<kernels::avx2::kGemmRows, kernels::avx2::kGemmCols,
+                           kernels::avx2::gemm_micro_kernel, false>;
+using Avx512Gemm = GemmLevel<kernels::avx512::kGemmRows, kernels::avx512::kGemmCols,
+                             kernels::avx512::gemm_micro_kernel, true>;
+constexpr index_t kLargestBlock = kernels::avx512::kGemmRows * kernels::avx512::kGemmCols;
+#else
+constexpr index_t kLargestBlock = GenericGemm::MR * GenericGemm::NR;
 #endif
 
 // K is cut into blocks of this depth (a shape-only choice, so results stay thread-independent).
 constexpr index_t kDepthBlock = 384;
-constexpr index_t kMaxRows = 96;   // rows of A per packed block (a multiple of MR)
-constexpr index_t kMaxCols = 256;  // columns of B per packed block (a multiple of NR)
+constexpr index_t kMaxRows = 96;   // rows of A per packed block (a multiple of every MR)
+constexpr index_t kMaxCols = 256;  // columns of B per packed block (a multiple of every NR)
 
 inline index_t round_up(index_t n, index_t m) { return (n + m - 1) / m * m; }
 
-#if defined(__AVX512F__)
-// out[k * stride + l] = src[l * step + k] for k < kc, l < lanes (<= 16): one gather per k where
-// scalar copies cost a load and a store per element (packing a row-major A's panels or a
-// transposed B's took a tenth of a wide layer's training step).
-void gather_transposed(float* out, index_t stride, const float* src, index_t step, int lanes,
-                       index_t kc) {
-  const __mmask16 mask = static_cast<__mmask16>((1u << lanes) - 1u);
-  const __m512i offsets = _mm512_mullo_epi32(
-      _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-      _mm512_set1_epi32(static_cast<int>(step)));
-  for (index_t k = 0; k < kc; ++k)
-    _mm512_mask_storeu_ps(out + k * stride, mask,
-                          _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask, offsets, src + k, 4));
-}
-#endif
-
 // pa: micro-panels of MR rows, each kc deep, rows past M zero.
+template <typename G>
 void pack_a(float* pa, const kernels::GemmOperand& A, index_t i0, index_t rows, index_t k0,
             index_t kc) {
+  constexpr index_t MR = G::MR;
   for (index_t p = 0; p < rows; p += MR) {
     const index_t n = std::min(MR, rows - p);
     if (A.row_stride == 1) {  // A is a transposed matrix: each k's MR values are contiguous
@@ -108,12 +84,16 @@ void pack_a(float* pa, const kernels::GemmOperand& A, index_t i0, index_t rows, 
         std::fill(pa + n, pa + MR, 0.0f);
       }
     } else {
-#if defined(__AVX512F__)
-      if (A.col_stride == 1 && n == MR) {
-        gather_transposed(pa, MR, A.data + (i0 + p) * A.row_stride + k0, A.row_stride, MR, kc);
-        pa += kc * MR;
-        continue;
-      }
+#if defined(MNISTMLP_SIMD_DISPATCH)
+      // One gather per k where scalar copies cost a load and a store per element (packing
+      // row-major A panels and transposed B panels took a tenth of a wide layer's step).
+      if constexpr (G::gathers)
+        if (A.col_stride == 1 && n == MR) {
+          kernels::avx512::gather_transposed(pa, MR, A.data + (i0 + p) * A.row_stride + k0,
+                                             A.row_stride, MR, kc);
+          pa += kc * MR;
+          continue;
+        }
 #endif
       for (index_t r = 0; r < MR; ++r) {
         if (r >= n) {
@@ -129,18 +109,21 @@ void pack_a(float* pa, const kernels::GemmOperand& A, index_t i0, index_t rows, 
 }
 
 // pb: micro-panels of NR columns, each kc deep, columns past N zero.
+template <typename G>
 void pack_b(float* pb, const kernels::GemmOperand& B, index_t k0, index_t kc, index_t j0,
             index_t cols) {
+  constexpr index_t NR = G::NR;
   if (B.row_stride == 1 && B.col_stride != 1) {  // B is a transposed matrix: read its rows
     for (index_t q = 0; q < cols; q += NR, pb += kc * NR) {
       const index_t n = std::min(NR, cols - q);
-#if defined(__AVX512F__)
-      if (n == NR) {
-        for (index_t half = 0; half < NR; half += 16)
-          gather_transposed(pb + half, NR, B.data + (j0 + q + half) * B.col_stride + k0, B.col_stride,
-                            16, kc);
-        continue;
-      }
+#if defined(MNISTMLP_SIMD_DISPATCH)
+      if constexpr (G::gathers)
+        if (n == NR) {
+          for (index_t half = 0; half < NR; half += 16)
+            kernels::avx512::gather_transposed(pb + half, NR, B.data + (j0 + q + half) * B.col_stride + k0,
+                                               B.col_stride, 16, kc);
+          continue;
+        }
 #endif
       for (index_t c = 0; c < NR; ++c) {
         if (c >= n) {
@@ -219,39 +202,42 @@ void gemm_naive(float* C, index_t ldc, index_t M, index_t N, index_t K, GemmOper
 
 namespace cpu {
 
-index_t gemm_scratch_floats() { return kMaxRows * kDepthBlock + kDepthBlock * kMaxCols + MR * NR; }
+index_t gemm_scratch_floats() { return kMaxRows * kDepthBlock + kDepthBlock * kMaxCols + kLargestBlock; }
 
 namespace {
 
 // C[i0:i0+rows, j0:j0+cols] = (or, with k0 > 0, +=) the packed blocks' product, kc deep.
+template <typename G>
 void macro_kernel(float* C, index_t ldc, index_t i0, index_t rows, index_t j0, index_t cols,
                   index_t kc, bool accumulate, const float* pa, const float* pb, float* tile) {
+  constexpr index_t MR = G::MR, NR = G::NR;
   for (index_t p = 0; p < rows; p += MR)
     for (index_t q = 0; q < cols; q += NR) {
       const index_t r_end = std::min(MR, rows - p), c_end = std::min(NR, cols - q);
       float* c = C + (i0 + p) * ldc + j0 + q;
       if (r_end == MR && c_end == NR) {
-        micro_kernel(kc, pa + p * kc, pb + q * kc, c, ldc, accumulate);
+        G::micro_kernel(kc, pa + p * kc, pb + q * kc, c, ldc, accumulate);
         continue;
       }
       if (accumulate)  // an edge tile goes on from C's values too, through a full-size copy
         for (index_t r = 0; r < r_end; ++r) std::memcpy(tile + r * NR, c + r * ldc, sizeof(float) * c_end);
-      micro_kernel(kc, pa + p * kc, pb + q * kc, tile, NR, accumulate);
+      G::micro_kernel(kc, pa + p * kc, pb + q * kc, tile, NR, accumulate);
       for (index_t r = 0; r < r_end; ++r) std::memcpy(c + r * ldc, tile + r * NR, sizeof(float) * c_end);
     }
 }
 
 // One row block of C: A's block packed once per K block, then every column block in turn.
+template <typename G>
 void gemm_row_block(float* C, index_t ldc, index_t i0, index_t rows, index_t N, index_t K,
                     index_t nc, index_t ct_begin, index_t ct_end, const kernels::GemmOperand& A,
                     const kernels::GemmOperand& B, float* pa, float* pb, float* tile) {
   for (index_t k0 = 0; k0 < K; k0 += kDepthBlock) {
     const index_t kc = std::min(kDepthBlock, K - k0);
-    pack_a(pa, A, i0, rows, k0, kc);
+    pack_a<G>(pa, A, i0, rows, k0, kc);
     for (index_t ct = ct_begin; ct < ct_end; ++ct) {
       const index_t j0 = ct * nc, cols = std::min(nc, N - j0);
-      pack_b(pb, B, k0, kc, j0, cols);
-      macro_kernel(C, ldc, i0, rows, j0, cols, kc, k0 > 0, pa, pb, tile);
+      pack_b<G>(pb, B, k0, kc, j0, cols);
+      macro_kernel<G>(C, ldc, i0, rows, j0, cols, kc, k0 > 0, pa, pb, tile);
     }
   }
 }
@@ -260,6 +246,7 @@ void gemm_row_block(float* C, index_t ldc, index_t i0, index_t rows, index_t N, 
 // once for all of them (B's packing, strided where B is a transposed weight, cost as much as
 // a fifth of the product when it was repeated for every row block), and A's, smaller, again
 // for each column block.
+template <typename G>
 void gemm_row_blocks(float* C, index_t ldc, index_t rt_begin, index_t rt_end, index_t M,
                      index_t N, index_t K, index_t nc, const kernels::GemmOperand& A,
                      const kernels::GemmOperand& B, const kernels::GemmEpilogue& epilogue,
@@ -269,21 +256,21 @@ void gemm_row_blocks(float* C, index_t ldc, index_t rt_begin, index_t rt_end, in
     const index_t cols = std::min(nc, N - j0);
     for (index_t k0 = 0; k0 < K; k0 += kDepthBlock) {
       const index_t kc = std::min(kDepthBlock, K - k0);
-      pack_b(pb, B, k0, kc, j0, cols);
+      pack_b<G>(pb, B, k0, kc, j0, cols);
       for (index_t i0 = i_begin; i0 < i_end; i0 += kMaxRows) {
         const index_t rows = std::min(kMaxRows, i_end - i0);
-        pack_a(pa, A, i0, rows, k0, kc);
-        macro_kernel(C, ldc, i0, rows, j0, cols, kc, k0 > 0, pa, pb, tile);
+        pack_a<G>(pa, A, i0, rows, k0, kc);
+        macro_kernel<G>(C, ldc, i0, rows, j0, cols, kc, k0 > 0, pa, pb, tile);
       }
     }
     apply_epilogue(C, ldc, i_begin, i_end - i_begin, j0, cols, epilogue);
   }
 }
 
-}  // namespace
-
-void gemm(float* C, index_t ldc, index_t M, index_t N, index_t K, kernels::GemmOperand A,
-          kernels::GemmOperand B, const kernels::GemmEpilogue& epilogue, float* scratch) {
+template <typename G>
+void gemm_with(float* C, index_t ldc, index_t M, index_t N, index_t K, const kernels::GemmOperand& A,
+               const kernels::GemmOperand& B, const kernels::GemmEpilogue& epilogue, float* scratch) {
+  constexpr index_t MR = G::MR, NR = G::NR;
   const index_t threads = omp_get_num_threads();
   float* pa = scratch + omp_get_thread_num() * gemm_scratch_floats();
   float* pb = pa + kMaxRows * kDepthBlock;
@@ -297,7 +284,7 @@ void gemm(float* C, index_t ldc, index_t M, index_t N, index_t K, kernels::GemmO
     // Tall C: each thread takes a run of whole row blocks.
 #pragma omp for schedule(static)
     for (index_t part = 0; part < threads; ++part)
-      gemm_row_blocks(C, ldc, row_blocks * part / threads, row_blocks * (part + 1) / threads, M, N,
+      gemm_row_blocks<G>(C, ldc, row_blocks * part / threads, row_blocks * (part + 1) / threads, M, N,
                       K, nc_full, A, B, epilogue, pa, pb, tile);
     return;
   } else {
@@ -313,12 +300,23 @@ void gemm(float* C, index_t ldc, index_t M, index_t N, index_t K, kernels::GemmO
     for (index_t rt = 0; rt < row_tiles; ++rt)
       for (index_t ct = 0; ct < col_tiles; ++ct) {
         const index_t i0 = rt * mc, rows = std::min(mc, M - i0);
-        gemm_row_block(C, ldc, i0, rows, N, K, nc, ct, ct + 1, A, B, pa, pb, tile);
+        gemm_row_block<G>(C, ldc, i0, rows, N, K, nc, ct, ct + 1, A, B, pa, pb, tile);
         apply_epilogue(C, ldc, i0, rows, ct * nc, std::min(nc, N - ct * nc), epilogue);
       }
     return;
   }
   apply_epilogue_rows(C, ldc, M, N, epilogue);
+}
+
+}  // namespace
+
+void gemm(float* C, index_t ldc, index_t M, index_t N, index_t K, kernels::GemmOperand A,
+          kernels::GemmOperand B, const kernels::GemmEpilogue& epilogue, float* scratch) {
+#if defined(MNISTMLP_SIMD_DISPATCH)
+  if (simd_level() == Simd::avx512) return gemm_with<Avx512Gemm>(C, ldc, M, N, K, A, B, epilogue, scratch);
+  if (simd_level() == Simd::avx2) return gemm_with<Avx2Gemm>(C, ldc, M, N, K, A, B, epilogue, scratch);
+#endif
+  gemm_with<GenericGemm>(C, ldc, M, N, K, A, B, epilogue, scratch);
 }
 
 }  // namespace cpu

@@ -4,12 +4,9 @@
 #include <type_traits>
 #include <utility>
 
-#if defined(__AVX512F__)
-#include <immintrin.h>
-#endif
-
 #include "mnistmlp/backend/cpu/ops.hpp"
 #include "mnistmlp/kernels/optimizer.hpp"
+#include "mnistmlp/kernels/simd.hpp"
 
 namespace mnistmlp::cpu {
 
@@ -24,27 +21,10 @@ std::int32_t compress_row(std::int32_t* column, T* value, const Source* src, ind
                           T scale) {
   std::int32_t n = 0;
   index_t c = 0;
-#if defined(__AVX512F__)
-  // Sixteen at a time: compare with zero, then compress-store the survivors and their columns.
-  if constexpr (std::is_same_v<T, float> && (std::is_same_v<Source, float> || std::is_same_v<Source, std::uint8_t>)) {
-    const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    for (; c + 16 <= cols; c += 16) {
-      __m512 v;
-      if constexpr (std::is_same_v<Source, std::uint8_t>)
-        v = _mm512_div_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(
-                              _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + c)))),
-                          _mm512_set1_ps(scale));
-      else
-        v = _mm512_loadu_ps(src + c);
-      const __mmask16 nonzero = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NEQ_UQ);
-      // Compress in registers and store all 16 lanes (n + 16 <= c + 16 <= cols stays in the
-      // row): compress-to-memory is microcoded and slow on some CPUs.
-      _mm512_storeu_ps(value + n, _mm512_maskz_compress_ps(nonzero, v));
-      _mm512_storeu_si512(column + n, _mm512_maskz_compress_epi32(
-                                          nonzero, _mm512_add_epi32(lanes, _mm512_set1_epi32(static_cast<int>(c)))));
-      n += __builtin_popcount(nonzero);
-    }
-  }
+#if defined(MNISTMLP_SIMD_DISPATCH)
+  if constexpr (std::is_same_v<T, float> && (std::is_same_v<Source, float> || std::is_same_v<Source, std::uint8_t>))
+    if (simd_level() == Simd::avx512) n = kernels::avx512::compress_row(column, value, src, cols, c);
+    else if (simd_level() == Simd::avx2) n = kernels::avx2::compress_row(column, value, src, cols, c);
 #endif
   for (; c < cols; ++c) {
     if (src[c] == Source(0)) continue;
@@ -63,6 +43,7 @@ bool all_finite(const T* values, index_t n) {
   for (index_t i = 0; i < n; ++i) residue += values[i] - values[i];
   return residue == T(0);
 }
+
 }  // namespace
 
 template <typename T>

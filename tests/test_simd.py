@@ -1,0 +1,86 @@
+"""The CPU kernels' instruction-set levels: chosen at run time, switchable, and each one
+correct (close to the others, identical for any thread count, sparse path = dense path)."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import mnistmlp
+from mnistmlp._config import SIMD_LEVELS
+
+SUPPORTED = mnistmlp.get_config()["simd_supported"]
+RUNNABLE = SIMD_LEVELS[: SIMD_LEVELS.index(SUPPORTED) + 1]
+
+
+@pytest.fixture
+def level():
+    """Restores the level in use after a test that changes it."""
+    before = mnistmlp.get_simd()
+    yield
+    assert mnistmlp.set_simd(before)
+
+
+def mnist_like(n, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.integers(0, 256, size=(n, 784), dtype=np.uint8)
+    X[rng.random((n, 784)) < 0.8] = 0
+    return X, (X[:, :392].sum(axis=1) > X[:, 392:].sum(axis=1)).astype(np.int64)
+
+
+def train_and_predict(optimizer, threads, X, y, sizes=(784, 100, 10)):
+    model = mnistmlp.MLP(list(sizes), optimizer=optimizer, seed=3, threads=threads)
+    model.fit(X, y, epochs=1, batch_size=50, verbose=0)
+    return model.predict_proba(X)
+
+
+def test_the_best_supported_level_is_in_use_and_shown(capsys):
+    assert mnistmlp.get_simd() in SIMD_LEVELS and SUPPORTED in SIMD_LEVELS
+    if not os.environ.get("MNISTMLP_SIMD"):
+        assert mnistmlp.get_simd() == SUPPORTED
+    mnistmlp.show_config()
+    assert f"SIMD kernels           : {mnistmlp.get_simd()}" in capsys.readouterr().out
+
+
+def test_bad_and_unsupported_levels(level):
+    with pytest.raises(ValueError, match="unknown SIMD level 'sse9'"):
+        mnistmlp.set_simd("sse9")
+    for name in SIMD_LEVELS[len(RUNNABLE):]:  # above this CPU: refused, nothing changes
+        before = mnistmlp.get_simd()
+        assert mnistmlp.set_simd(name) is False and mnistmlp.get_simd() == before
+
+
+@pytest.mark.parametrize("name", RUNNABLE)
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_every_level_trains_alike_and_thread_independently(level, name, optimizer):
+    X, y = mnist_like(1200)
+    assert mnistmlp.set_simd("generic")
+    expected = train_and_predict(optimizer, 1, X, y)
+    assert mnistmlp.set_simd(name) and mnistmlp.get_simd() == name
+    one, two = (train_and_predict(optimizer, threads, X, y) for threads in (1, 2))
+    assert one.tobytes() == two.tobytes()
+    np.testing.assert_allclose(one, expected, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", RUNNABLE)
+@pytest.mark.parametrize("sizes", [(784, 10, 10), (784, 100, 10), (784, 300, 10), (784, 1024, 64, 10)])
+def test_every_level_gives_the_sparse_path_the_dense_paths_bits(level, name, sizes):
+    """Each level's sparse first layer and matrix product sum in the same order, with the
+    same kind of multiply-add."""
+    assert mnistmlp.set_simd(name)
+    X, _ = mnist_like(7, seed=1)
+    model = mnistmlp.MLP(list(sizes), seed=1, threads=1)
+    alone = model.predict_proba(X)  # sparse first layer
+    dense_company = np.full((600 - len(X), 784), 200, dtype=np.uint8)
+    together = model.predict_proba(np.concatenate([X, dense_company]))[: len(X)]  # dense
+    assert alone.tobytes() == together.tobytes()
+
+
+@pytest.mark.parametrize("asked,expected", [("generic", "generic"), ("sse9", SUPPORTED), ("", SUPPORTED)])
+def test_the_environment_can_ask_for_a_lower_level(asked, expected):
+    env = dict(os.environ, MNISTMLP_SIMD=asked)
+    out = subprocess.run([sys.executable, "-c", "import mnistmlp; print(mnistmlp.get_simd())"],
+                         env=env, capture_output=True, text=True, timeout=60, check=True).stdout
+    assert out.strip() == expected
