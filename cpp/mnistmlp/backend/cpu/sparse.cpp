@@ -22,9 +22,10 @@ std::int32_t compress_row(std::int32_t* column, T* value, const Source* src, ind
   std::int32_t n = 0;
   index_t c = 0;
 #if defined(MNISTMLP_SIMD_DISPATCH)
-  if constexpr (std::is_same_v<T, float> && (std::is_same_v<Source, float> || std::is_same_v<Source, std::uint8_t>))
+  if constexpr (std::is_same_v<T, float> && (std::is_same_v<Source, float> || std::is_same_v<Source, std::uint8_t>)) {
     if (simd_level() == Simd::avx512) n = kernels::avx512::compress_row(column, value, src, cols, c);
     else if (simd_level() == Simd::avx2) n = kernels::avx2::compress_row(column, value, src, cols, c);
+  }
 #endif
   for (; c < cols; ++c) {
     if (src[c] == Source(0)) continue;
