@@ -1,6 +1,7 @@
-// AVX2 + FMA kernels (declared in kernels/simd.hpp), the AVX-512 ones' counterparts for CPUs
-// without AVX-512: 8-float vectors and 16 registers, so the sparse rows go 64 columns at a
-// time. Compiled for AVX2 by the pragma below, after every header (see avx512.cpp).
+// AVX2 + FMA kernels (declared in kernels/simd.hpp) for CPUs without AVX-512:
+// kernels/simd_kernels.inc over 8-float vectors, a compress built from a permutation table,
+// and Adam's update (used on AVX-512 CPUs too). Compiled for AVX2 by the pragma below, after
+// every header (see avx512.cpp).
 #include <immintrin.h>
 
 #include <algorithm>
@@ -19,74 +20,23 @@ namespace mnistmlp::kernels::avx2 {
 
 namespace {
 
-constexpr index_t kChunk = 64;  // columns per pass over a row's nonzeros: 8 vectors
-
-inline __m256i lanes_below(index_t n) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
-// As avx512.cpp's sparse_forward_rows, for columns [j0, j0 + width), width <= 64.
-template <int NV, int R>
-void sparse_forward_rows(float* out, const SparseRows<float>& x, index_t i, const float* weight,
-                         const float* bias, index_t OUT, index_t j0, index_t width, Activation act) {
-  const __m256i tail = lanes_below(width - 8 * (NV - 1)), all = _mm256_set1_epi32(-1);
-  __m256 acc[R][NV];
-  index_t shared = x.count[i];
-  for (int r = 0; r < R; ++r) {
-    shared = std::min<index_t>(shared, x.count[i + r]);
-    for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_setzero_ps();
+struct Vec {
+  using F = __m256;
+  using Mask = __m256i;  // all-ones lanes are loaded and stored
+  static constexpr index_t kWidth = 8;
+  static constexpr int kAccumulators = 12;  // of the 16 ymm registers
+  static Mask lanes_below(index_t n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
   }
-  auto add = [&](int r, index_t t) {
-    const index_t at = (i + r) * x.stride + t;
-    const __m256 value = _mm256_set1_ps(x.value[at]);
-    const float* w = weight + index_t(x.column[at]) * OUT + j0;
-#pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v)
-      acc[r][v] = _mm256_fmadd_ps(value, _mm256_maskload_ps(w + 8 * v, v == NV - 1 ? tail : all), acc[r][v]);
-  };
-  for (index_t t = 0; t < shared; ++t) {
-#pragma GCC unroll 4
-    for (int r = 0; r < R; ++r) add(r, t);
-  }
-  for (int r = 0; r < R; ++r) {
-    for (index_t t = shared; t < x.count[i + r]; ++t) add(r, t);
-    float* o = out + (i + r) * OUT + j0;
-    for (int v = 0; v < NV; ++v) {
-      const __m256i m = v == NV - 1 ? tail : all;
-      if (bias) acc[r][v] = _mm256_add_ps(acc[r][v], _mm256_maskload_ps(bias + j0 + 8 * v, m));
-      _mm256_maskstore_ps(o + 8 * v, m, acc[r][v]);
-    }
-    activation_forward(o, width, act);
-  }
-}
-
-// Rows interleaved per group: as many as 12 accumulator registers allow.
-template <int NV>
-void sparse_forward_rows_of(float* out, const SparseRows<float>& x, const float* weight,
-                            const float* bias, index_t OUT, index_t i0, index_t i1, index_t j0,
-                            index_t width, Activation act) {
-  constexpr int R = NV <= 3 ? 4 : NV <= 4 ? 3 : NV <= 6 ? 2 : 1;
-  index_t i = i0;
-  for (; i + R <= i1; i += R) sparse_forward_rows<NV, R>(out, x, i, weight, bias, OUT, j0, width, act);
-  for (; i < i1; ++i) sparse_forward_rows<NV, 1>(out, x, i, weight, bias, OUT, j0, width, act);
-}
-
-template <int NV>
-void sparse_weight_gradient_row_of(float* out, const std::int32_t* rows, const float* values,
-                                   index_t n, const float* dout, index_t OUT, index_t j0,
-                                   index_t width) {
-  const __m256i tail = lanes_below(width - 8 * (NV - 1)), all = _mm256_set1_epi32(-1);
-  __m256 acc[NV];
-  for (int v = 0; v < NV; ++v) acc[v] = _mm256_setzero_ps();
-  for (index_t t = 0; t < n; ++t) {
-    const __m256 s = _mm256_set1_ps(values[t]);
-    const float* g = dout + index_t(rows[t]) * OUT + j0;
-#pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v)
-      acc[v] = _mm256_fmadd_ps(s, _mm256_maskload_ps(g + 8 * v, v == NV - 1 ? tail : all), acc[v]);
-  }
-  for (int v = 0; v < NV; ++v) _mm256_maskstore_ps(out + 8 * v, v == NV - 1 ? tail : all, acc[v]);
-}
+  static F zero() { return _mm256_setzero_ps(); }
+  static F broadcast(float x) { return _mm256_set1_ps(x); }
+  static F loadu(const float* p) { return _mm256_loadu_ps(p); }
+  static F load(const float* p, Mask m) { return _mm256_maskload_ps(p, m); }
+  static void storeu(float* p, F x) { _mm256_storeu_ps(p, x); }
+  static void store(float* p, Mask m, F x) { _mm256_maskstore_ps(p, m, x); }
+  static F add(F a, F b) { return _mm256_add_ps(a, b); }
+  static F fmadd(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }
+};
 
 // For each 8-bit mask of nonzero lanes, the lanes in order, then zeros: AVX2 has no
 // compress instruction, so a permutation from this table packs the survivors to the front.
@@ -125,6 +75,8 @@ std::int32_t compress_8s(std::int32_t* column, float* value, index_t cols, index
 
 }  // namespace
 
+#include "mnistmlp/kernels/simd_kernels.inc"
+
 std::int32_t compress_row(std::int32_t* column, float* value, const float* src, index_t cols,
                           index_t& done) {
   return compress_8s(column, value, cols, done, [src](index_t c) { return _mm256_loadu_ps(src + c); });
@@ -138,62 +90,6 @@ std::int32_t compress_row(std::int32_t* column, float* value, const std::uint8_t
                              _mm_loadl_epi64(reinterpret_cast<const __m128i*>(src + c)))),
                          _mm256_set1_ps(255.0f));
   });
-}
-
-void gemm_micro_kernel(index_t kc, const float* a, const float* b, float* c, index_t ldc,
-                       bool accumulate) {
-  constexpr index_t MR = kGemmRows;
-  __m256 acc[MR][2];  // 12 accumulators of 8 floats, two B vectors and a broadcast: 15 of 16
-  for (index_t r = 0; r < MR; ++r) {
-    acc[r][0] = accumulate ? _mm256_loadu_ps(c + r * ldc) : _mm256_setzero_ps();
-    acc[r][1] = accumulate ? _mm256_loadu_ps(c + r * ldc + 8) : _mm256_setzero_ps();
-  }
-  for (index_t k = 0; k < kc; ++k) {
-    const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
-#pragma GCC unroll 6
-    for (index_t r = 0; r < MR; ++r) {
-      const __m256 ar = _mm256_broadcast_ss(a + r);
-      acc[r][0] = _mm256_fmadd_ps(ar, b0, acc[r][0]);
-      acc[r][1] = _mm256_fmadd_ps(ar, b1, acc[r][1]);
-    }
-    a += MR;
-    b += kGemmCols;
-  }
-  for (index_t r = 0; r < MR; ++r) {
-    _mm256_storeu_ps(c + r * ldc, acc[r][0]);
-    _mm256_storeu_ps(c + r * ldc + 8, acc[r][1]);
-  }
-}
-
-void sparse_forward_block(float* out, const SparseRows<float>& x, const float* weight,
-                          const float* bias, index_t OUT, index_t i0, index_t i1, index_t j0,
-                          index_t width, Activation act) {
-  using Rows = void (*)(float*, const SparseRows<float>&, const float*, const float*, index_t,
-                        index_t, index_t, index_t, index_t, Activation);
-  static constexpr Rows by_vectors[] = {
-      sparse_forward_rows_of<1>, sparse_forward_rows_of<2>, sparse_forward_rows_of<3>,
-      sparse_forward_rows_of<4>, sparse_forward_rows_of<5>, sparse_forward_rows_of<6>,
-      sparse_forward_rows_of<7>, sparse_forward_rows_of<8>};
-  for (index_t c0 = 0; c0 < width; c0 += kChunk) {
-    const index_t cw = std::min(kChunk, width - c0);
-    by_vectors[(cw + 7) / 8 - 1](out, x, weight, bias, OUT, i0, i1, j0 + c0, cw, act);
-  }
-}
-
-void sparse_weight_gradient_row(float* out, const std::int32_t* rows, const float* values,
-                                index_t n, const float* dout, index_t OUT, index_t j0,
-                                index_t width) {
-  using Row = void (*)(float*, const std::int32_t*, const float*, index_t, const float*, index_t,
-                       index_t, index_t);
-  static constexpr Row by_vectors[] = {
-      sparse_weight_gradient_row_of<1>, sparse_weight_gradient_row_of<2>,
-      sparse_weight_gradient_row_of<3>, sparse_weight_gradient_row_of<4>,
-      sparse_weight_gradient_row_of<5>, sparse_weight_gradient_row_of<6>,
-      sparse_weight_gradient_row_of<7>, sparse_weight_gradient_row_of<8>};
-  for (index_t c0 = 0; c0 < width; c0 += kChunk) {
-    const index_t cw = std::min(kChunk, width - c0);
-    by_vectors[(cw + 7) / 8 - 1](out + c0, rows, values, n, dout, OUT, j0 + c0, cw);
-  }
 }
 
 index_t adam_update(float* w, float* m, float* v, const float* g, index_t begin, index_t end,
