@@ -35,7 +35,11 @@ struct Vec {
   static void storeu(float* p, F x) { _mm256_storeu_ps(p, x); }
   static void store(float* p, Mask m, F x) { _mm256_maskstore_ps(p, m, x); }
   static F add(F a, F b) { return _mm256_add_ps(a, b); }
+  static F div(F a, float b) { return _mm256_div_ps(a, _mm256_set1_ps(b)); }
   static F fmadd(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }
+  static F bytes(const std::uint8_t* p) {  // kWidth bytes as floats
+    return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+  }
 };
 
 // For each 8-bit mask of nonzero lanes, the lanes in order, then zeros: AVX2 has no
@@ -56,7 +60,7 @@ constexpr CompressTable compress_table;
 // Eight at a time: compare with zero, then pack the survivors and their columns to the front
 // and store all 8 lanes (n + 8 <= c + 8 <= cols stays in the row).
 template <typename Load>
-std::int32_t compress_8s(std::int32_t* column, float* value, index_t cols, index_t& done, Load load) {
+std::int32_t compress_vectors(std::int32_t* column, float* value, index_t cols, index_t& done, Load load) {
   const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   std::int32_t n = 0;
   index_t c = 0;
@@ -76,21 +80,6 @@ std::int32_t compress_8s(std::int32_t* column, float* value, index_t cols, index
 }  // namespace
 
 #include "mnistmlp/kernels/simd_kernels.inc"
-
-std::int32_t compress_row(std::int32_t* column, float* value, const float* src, index_t cols,
-                          index_t& done) {
-  return compress_8s(column, value, cols, done, [src](index_t c) { return _mm256_loadu_ps(src + c); });
-}
-
-std::int32_t compress_row(std::int32_t* column, float* value, const std::uint8_t* src,
-                          index_t cols, index_t& done) {
-  // x / 255, as the portable path divides: the same value.
-  return compress_8s(column, value, cols, done, [src](index_t c) {
-    return _mm256_div_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(
-                             _mm_loadl_epi64(reinterpret_cast<const __m128i*>(src + c)))),
-                         _mm256_set1_ps(255.0f));
-  });
-}
 
 index_t adam_update(float* w, float* m, float* v, const float* g, index_t begin, index_t end,
                     float lr_t, float beta1, float beta2, float epsilon, float clip) {

@@ -35,14 +35,21 @@ struct Vec {
   static void storeu(float* p, F x) { _mm512_storeu_ps(p, x); }
   static void store(float* p, Mask m, F x) { _mm512_mask_storeu_ps(p, m, x); }
   static F add(F a, F b) { return _mm512_add_ps(a, b); }
+  static F div(F a, float b) { return _mm512_div_ps(a, _mm512_set1_ps(b)); }
   static F fmadd(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }
+  // kWidth bytes as floats. (The zero-masked conversions are the plain ones; the plain ones
+  // trip GCC 12's -Wmaybe-uninitialized in its own headers.)
+  static F bytes(const std::uint8_t* p) {
+    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    return _mm512_maskz_cvtepi32_ps(0xffff, _mm512_maskz_cvtepu8_epi32(0xffff, x));
+  }
 };
 
 // Sixteen at a time: compare with zero, then compress the survivors and their columns in
 // registers and store all 16 lanes (n + 16 <= c + 16 <= cols stays in the row):
 // compress-to-memory is microcoded and slow on some CPUs.
 template <typename Load>
-std::int32_t compress_16s(std::int32_t* column, float* value, index_t cols, index_t& done,
+std::int32_t compress_vectors(std::int32_t* column, float* value, index_t cols, index_t& done,
                           Load load) {
   const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   std::int32_t n = 0;
@@ -72,22 +79,6 @@ void gather_transposed(float* out, index_t stride, const float* src, index_t ste
   for (index_t k = 0; k < kc; ++k)
     _mm512_mask_storeu_ps(out + k * stride, mask,
                           _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask, offsets, src + k, 4));
-}
-
-std::int32_t compress_row(std::int32_t* column, float* value, const float* src, index_t cols,
-                          index_t& done) {
-  return compress_16s(column, value, cols, done, [src](index_t c) { return _mm512_loadu_ps(src + c); });
-}
-
-std::int32_t compress_row(std::int32_t* column, float* value, const std::uint8_t* src,
-                          index_t cols, index_t& done) {
-  // x / 255, as the portable path divides: the same value. (The zero-masked conversions
-  // are the plain ones; the plain ones trip GCC 12's -Wmaybe-uninitialized in its headers.)
-  return compress_16s(column, value, cols, done, [src](index_t c) {
-    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + c));
-    return _mm512_div_ps(_mm512_maskz_cvtepi32_ps(0xffff, _mm512_maskz_cvtepu8_epi32(0xffff, bytes)),
-                         _mm512_set1_ps(255.0f));
-  });
 }
 
 }  // namespace mnistmlp::kernels::avx512

@@ -34,14 +34,9 @@ template <typename T>
 void sparse_forward_block(T* out, const SparseRows<T>& x, const T* weight, const T* bias,
                           index_t OUT, index_t i0, index_t i1, index_t j0, index_t width,
                           Activation act) {
-#if defined(MNISTMLP_SIMD_DISPATCH)
-  if constexpr (std::is_same_v<T, float>) {
-    if (simd_level() == Simd::avx512)
-      return avx512::sparse_forward_block(out, x, weight, bias, OUT, i0, i1, j0, width, act);
-    if (simd_level() == Simd::avx2)
-      return avx2::sparse_forward_block(out, x, weight, bias, OUT, i0, i1, j0, width, act);
-  }
-#endif
+  if constexpr (std::is_same_v<T, float>)
+    if (const SimdKernels* simd = simd_kernels())
+      return simd->sparse_forward_block(out, x, weight, bias, OUT, i0, i1, j0, width, act);
   alignas(64) T acc[kSparseBlock];
   for (index_t i = i0; i < i1; ++i) {
     for (index_t j = 0; j < width; ++j) acc[j] = T(0);
@@ -65,14 +60,9 @@ void sparse_forward_block(T* out, const SparseRows<T>& x, const T* weight, const
 template <typename T>
 void sparse_weight_gradient_row(T* out, const std::int32_t* rows, const T* values, index_t n,
                                 const T* dout, index_t OUT, index_t j0, index_t width) {
-#if defined(MNISTMLP_SIMD_DISPATCH)
-  if constexpr (std::is_same_v<T, float>) {
-    if (simd_level() == Simd::avx512)
-      return avx512::sparse_weight_gradient_row(out, rows, values, n, dout, OUT, j0, width);
-    if (simd_level() == Simd::avx2)
-      return avx2::sparse_weight_gradient_row(out, rows, values, n, dout, OUT, j0, width);
-  }
-#endif
+  if constexpr (std::is_same_v<T, float>)
+    if (const SimdKernels* simd = simd_kernels())
+      return simd->sparse_weight_gradient_row(out, rows, values, n, dout, OUT, j0, width);
   alignas(64) T acc[128];
   for (index_t j = 0; j < width; ++j) acc[j] = T(0);
   for (index_t t = 0; t < n; ++t) {

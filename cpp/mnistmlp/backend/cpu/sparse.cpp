@@ -21,12 +21,12 @@ std::int32_t compress_row(std::int32_t* column, T* value, const Source* src, ind
                           T scale) {
   std::int32_t n = 0;
   index_t c = 0;
-#if defined(MNISTMLP_SIMD_DISPATCH)
-  if constexpr (std::is_same_v<T, float> && (std::is_same_v<Source, float> || std::is_same_v<Source, std::uint8_t>)) {
-    if (simd_level() == Simd::avx512) n = kernels::avx512::compress_row(column, value, src, cols, c);
-    else if (simd_level() == Simd::avx2) n = kernels::avx2::compress_row(column, value, src, cols, c);
+  if constexpr (std::is_same_v<T, float>) {
+    if (const kernels::SimdKernels* simd = kernels::simd_kernels()) {
+      if constexpr (std::is_same_v<Source, float>) n = simd->compress_floats(column, value, src, cols, c);
+      if constexpr (std::is_same_v<Source, std::uint8_t>) n = simd->compress_bytes(column, value, src, cols, c);
+    }
   }
-#endif
   for (; c < cols; ++c) {
     if (src[c] == Source(0)) continue;
     column[n] = static_cast<std::int32_t>(c);
