@@ -2,12 +2,8 @@
 
 #include <omp.h>
 
-#include <cstring>
-#include <vector>
-
 #if defined(__linux__)
 #include <sched.h>
-static_assert(sizeof(cpu_set_t) <= 128, "ScopedDistinctCpu::saved_ holds a cpu_set_t");
 #endif
 
 namespace mnistmlp {
@@ -20,34 +16,29 @@ int current_cpu() {
 #endif
 }
 
-ScopedDistinctCpu::ScopedDistinctCpu(int caller_cpu) {
+void leave_callers_cpu(int caller_cpu) {
 #if defined(__linux__)
-  const int worker = omp_get_thread_num(), team = omp_get_num_threads();
-  if (worker == 0 || team == 1 || caller_cpu < 0) return;
+  const int worker = omp_get_thread_num();
+  if (worker == 0 || omp_get_num_threads() == 1 || caller_cpu < 0 || sched_getcpu() != caller_cpu)
+    return;
   cpu_set_t allowed;
   CPU_ZERO(&allowed);
-  if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0) return;
-  std::vector<int> others;  // the CPUs this thread may use, but the caller's
-  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
-    if (CPU_ISSET(cpu, &allowed) && cpu != caller_cpu) others.push_back(cpu);
-  if (others.empty() || CPU_COUNT(&allowed) == 1) return;
-  cpu_set_t own;
-  CPU_ZERO(&own);
-  CPU_SET(others[(worker - 1) % others.size()], &own);
-  if (sched_setaffinity(0, sizeof(own), &own) != 0) return;
-  std::memcpy(saved_, &allowed, sizeof(allowed));
-  pinned_ = true;
+  if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0 || CPU_COUNT(&allowed) < 2) return;
+  // The worker-th allowed CPU after the caller's: workers of one team spread out, and teams
+  // of different processes (their callers on different CPUs) pick different ones.
+  const int others = CPU_COUNT(&allowed) - 1;
+  int target = caller_cpu, skip = (worker - 1) % others;
+  do {
+    target = (target + 1) % CPU_SETSIZE;
+    if (CPU_ISSET(target, &allowed) && skip-- == 0) break;
+  } while (true);
+  cpu_set_t move;
+  CPU_ZERO(&move);
+  CPU_SET(target, &move);
+  if (sched_setaffinity(0, sizeof(move), &move) == 0)  // migrates this thread now
+    sched_setaffinity(0, sizeof(allowed), &allowed);
 #else
   (void)caller_cpu;
-#endif
-}
-
-ScopedDistinctCpu::~ScopedDistinctCpu() {
-#if defined(__linux__)
-  if (!pinned_) return;
-  cpu_set_t allowed;
-  std::memcpy(&allowed, saved_, sizeof(allowed));
-  sched_setaffinity(0, sizeof(allowed), &allowed);
 #endif
 }
 

@@ -143,7 +143,7 @@ class CpuBackend final : public Backend<T> {
     const int caller_cpu = current_cpu();
 #pragma omp parallel num_threads(team_size(batch_size_))
     {
-      const ScopedDistinctCpu placement(caller_cpu);
+      leave_callers_cpu(caller_cpu);
       const ScopedDenormalMode denormals;  // every thread of the team, for the whole run
       for (index_t batch = begin; batch < end && !past_deadline; ++batch) {
         const index_t first = batch * batch_size_;
@@ -343,7 +343,7 @@ class CpuBackend final : public Backend<T> {
     const int caller_cpu = current_cpu();
 #pragma omp parallel num_threads(team)
     {
-      const ScopedDistinctCpu placement(caller_cpu);
+      leave_callers_cpu(caller_cpu);
       Workspace<T>& ws = *spaces[omp_get_thread_num()];
 #pragma omp for schedule(dynamic, 1)
       for (index_t chunk = 0; chunk < chunks; ++chunk) {
