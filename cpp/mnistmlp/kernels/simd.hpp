@@ -12,6 +12,8 @@ namespace mnistmlp::kernels {
 
 template <typename T>
 struct SparseRows;
+template <typename T>
+struct SparseColumn;
 
 // The kernels of one level that is not generic; simd_kernels() gives the set in use.
 struct SimdKernels {
@@ -20,13 +22,13 @@ struct SimdKernels {
   // `accumulate`, that product added on to c's values (one chain of multiply-adds per element).
   void (*gemm_micro_kernel)(index_t kc, const float* a, const float* b, float* c, index_t ldc,
                             bool accumulate);
-  // kernels/sparse.hpp's sparse_forward_block and sparse_weight_gradient_row, for float.
+  // kernels/sparse.hpp's sparse_forward_block and sparse_weight_gradient_rows, for float.
   void (*sparse_forward_block)(float* out, const SparseRows<float>& x, const float* weight,
                                const float* bias, index_t OUT, index_t i0, index_t i1, index_t j0,
                                index_t width, Activation act);
-  void (*sparse_weight_gradient_row)(float* out, const std::int32_t* rows, const float* values,
-                                     index_t n, const float* dout, index_t OUT, index_t j0,
-                                     index_t width);
+  void (*sparse_weight_gradient_rows)(float* out, index_t out_stride,
+                                      const SparseColumn<float>* columns, index_t count,
+                                      const float* dout, index_t OUT, index_t j0, index_t width);
   // The nonzeros of src[0, cols) (uint8 scaled by 1/255) in column order, a vector of columns
   // at a time, up to a multiple of the vector width: returns their count and sets `done` to
   // the columns read (the caller's loop does the rest).

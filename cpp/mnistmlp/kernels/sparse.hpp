@@ -1,8 +1,8 @@
 // The first layer on sparse inputs (MNIST pixels are about 80% zeros): each batch row is kept
 // as its nonzero (column, value) pairs, in column order, and only those are multiplied.
 //   sparse_forward : out (B,OUT) = act(x (B,IN) . weight (IN,OUT) + bias)
-//   sparse_weight_gradient_row: dweight[k, :] = sum_i x_ik dout[i, :], from column k's
-//                   nonzeros (none: a zero row).
+//   sparse_weight_gradient_rows: dweight[k, :] = sum_i x_ik dout[i, :], from column k's
+//                   nonzeros (none: a zero row), for several k at once.
 #pragma once
 
 #include <algorithm>
@@ -15,6 +15,14 @@
 #include "mnistmlp/kernels/simd.hpp"
 
 namespace mnistmlp::kernels {
+
+// Column k of a batch: its nonzeros (row i, value v), rows ascending.
+template <typename T>
+struct SparseColumn {
+  const std::int32_t* rows = nullptr;
+  const T* values = nullptr;
+  index_t n = 0;
+};
 
 // Padded CSR: row i's nonzeros are column[i * stride + t], value[...], t < count[i].
 template <typename T>
@@ -54,24 +62,29 @@ void sparse_forward_block(T* out, const SparseRows<T>& x, const T* weight, const
   }
 }
 
-// Row k of the weight gradient, columns [j0, j0 + width) with width <= 128, from column k of
-// the batch (its nonzeros (row i, value v), rows ascending):
-// out[0, width) = sum_i v * dout[i, j0:j0 + width].
+// Rows of the weight gradient for `count` columns of the batch at once (any number; the SIMD
+// kernels interleave up to four), row c into out + c * out_stride, columns
+// [j0, j0 + width) with width <= 128: out_c[0, width) = sum_i v * dout[i, j0:j0 + width]
+// over column c's nonzeros (none: zeros). Each row's sum runs over its nonzeros in order,
+// whatever the grouping.
 template <typename T>
-void sparse_weight_gradient_row(T* out, const std::int32_t* rows, const T* values, index_t n,
-                                const T* dout, index_t OUT, index_t j0, index_t width) {
+void sparse_weight_gradient_rows(T* out, index_t out_stride, const SparseColumn<T>* columns,
+                                 index_t count, const T* dout, index_t OUT, index_t j0,
+                                 index_t width) {
   if constexpr (std::is_same_v<T, float>)
     if (const SimdKernels* simd = simd_kernels())
-      return simd->sparse_weight_gradient_row(out, rows, values, n, dout, OUT, j0, width);
-  alignas(64) T acc[128];
-  for (index_t j = 0; j < width; ++j) acc[j] = T(0);
-  for (index_t t = 0; t < n; ++t) {
-    const T s = values[t];
-    const T* g = dout + index_t(rows[t]) * OUT + j0;
+      return simd->sparse_weight_gradient_rows(out, out_stride, columns, count, dout, OUT, j0, width);
+  for (index_t c = 0; c < count; ++c) {
+    alignas(64) T acc[128];
+    for (index_t j = 0; j < width; ++j) acc[j] = T(0);
+    for (index_t t = 0; t < columns[c].n; ++t) {
+      const T s = columns[c].values[t];
+      const T* g = dout + index_t(columns[c].rows[t]) * OUT + j0;
 #pragma omp simd
-    for (index_t j = 0; j < width; ++j) acc[j] += s * g[j];
+      for (index_t j = 0; j < width; ++j) acc[j] += s * g[j];
+    }
+    std::copy(acc, acc + width, out + c * out_stride);
   }
-  for (index_t j = 0; j < width; ++j) out[j] = acc[j];
 }
 
 }  // namespace mnistmlp::kernels

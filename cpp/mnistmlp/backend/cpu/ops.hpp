@@ -88,6 +88,10 @@ struct SparseBatch {
   index_t stride = 0;
   index_t n_active = 0;
   kernels::SparseRows<T> rows() const { return {column, value, count, stride}; }
+  kernels::SparseColumn<T> by_column(index_t k) const {
+    const index_t first = column_start[k];
+    return {by_column_row + first, by_column_value + first, column_start[k + 1] - first};
+  }
 };
 
 // Gathers rows order[first, first+count) of x as sparse rows; returns the number of nonzeros

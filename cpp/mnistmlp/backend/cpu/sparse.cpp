@@ -15,6 +15,7 @@ constexpr index_t kRowTile = 16;
 constexpr index_t kColumnTile = 128;  // weight-gradient columns per task: 8 AVX-512 vectors
 constexpr index_t kRowChunk = 16;  // active rows per partial sum or update chunk
 constexpr index_t kRowBlock = 8;   // rows per fused Adam step, when a row fits one column tile
+constexpr index_t kActiveGroup = 4;  // active rows whose gradients are computed together
 
 template <typename Source, typename T>
 std::int32_t compress_row(std::int32_t* column, T* value, const Source* src, index_t cols,
@@ -156,32 +157,32 @@ void sparse_backward(T* dweight, T* dbias, const T* dout, const SparseBatch<T>& 
         const index_t j0 = t * kColumnTile, width = std::min(kColumnTile, OUT - j0);
         const index_t k1 = std::min(IN, k0 + block_rows);
         alignas(64) T gradient[kRowBlock * kColumnTile];
-        for (index_t k = k0; k < k1; ++k) {
-          const index_t first = x.column_start[k], n = x.column_start[k + 1] - first;
-          T* row = gradient + (k - k0) * width;
-          if (n == 0)
-            std::fill(row, row + width, T(0));
-          else
-            kernels::sparse_weight_gradient_row(row, x.by_column_row + first,
-                                                x.by_column_value + first, n, dout, OUT, j0, width);
-        }
+        kernels::SparseColumn<T> columns[kRowBlock];
+        for (index_t k = k0; k < k1; ++k) columns[k - k0] = x.by_column(k);
+        kernels::sparse_weight_gradient_rows(gradient, width, columns, k1 - k0, dout, OUT, j0, width);
         const index_t at = k0 * OUT + j0, count = (k1 - k0) * width;
         kernels::adam_update(step.weight + at, step.m + at, step.v + at, gradient, 0, count,
                              step.learning_rate, step.beta1, step.beta2, step.epsilon, T(1));
       }
   } else {
+    // Active rows in groups, whose gradients the kernels compute interleaved.
 #pragma omp for collapse(2) schedule(static) nowait
-    for (index_t a = 0; a < x.n_active; ++a)
+    for (index_t a0 = 0; a0 < x.n_active; a0 += kActiveGroup)
       for (index_t t = 0; t < col_tiles; ++t) {
-        const index_t k = x.active[a], j0 = t * kColumnTile;
-        const index_t width = std::min(kColumnTile, OUT - j0), at = k * OUT + j0;
-        const index_t first = x.column_start[k], n = x.column_start[k + 1] - first;
-        alignas(64) T gradient[kColumnTile];
-        kernels::sparse_weight_gradient_row(step.weight ? gradient : dweight + at,
-                                            x.by_column_row + first, x.by_column_value + first, n,
-                                            dout, OUT, j0, width);
-        if (step.weight)
-          kernels::sgd_update(step.weight + at, gradient, 0, width, step.learning_rate, T(1));
+        const index_t j0 = t * kColumnTile, width = std::min(kColumnTile, OUT - j0);
+        const index_t count = std::min(kActiveGroup, x.n_active - a0);
+        kernels::SparseColumn<T> columns[kActiveGroup];
+        for (index_t a = 0; a < count; ++a) columns[a] = x.by_column(x.active[a0 + a]);
+        alignas(64) T gradient[kActiveGroup * kColumnTile];
+        kernels::sparse_weight_gradient_rows(gradient, width, columns, count, dout, OUT, j0, width);
+        for (index_t a = 0; a < count; ++a) {
+          const T* row = gradient + a * width;
+          const index_t at = x.active[a0 + a] * OUT + j0;
+          if (step.weight)
+            kernels::sgd_update(step.weight + at, row, 0, width, step.learning_rate, T(1));
+          else
+            std::copy(row, row + width, dweight + at);
+        }
       }
   }
 #pragma omp for schedule(static)
