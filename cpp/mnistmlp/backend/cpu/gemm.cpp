@@ -243,9 +243,8 @@ void gemm_row_block(float* C, index_t ldc, index_t i0, index_t rows, index_t N, 
 }
 
 // Row blocks [rt_begin, rt_end) of C, a column block at a time: each block of B is packed
-// once for all of them (B's packing, strided where B is a transposed weight, cost as much as
-// a fifth of the product when it was repeated for every row block), and A's, smaller, again
-// for each column block.
+// once for all of them, not once per row block (5 or 6 times over, per thread, at batch
+// 1024), and A's blocks, smaller, again for each column block.
 template <typename G>
 void gemm_row_blocks(float* C, index_t ldc, index_t rt_begin, index_t rt_end, index_t M,
                      index_t N, index_t K, index_t nc, const kernels::GemmOperand& A,
