@@ -281,7 +281,9 @@ class MLP:
         during an epoch with a ``_core.EpochProgress``; return False to stop) and
         ``on_epoch_end(epoch, logs)``.
         Ctrl-C stops between two batches, leaves the model consistent and raises
-        KeyboardInterrupt.
+        KeyboardInterrupt. NaN or Inf in ``X`` raises ValueError naming the first row and
+        column holding one; the model is left as it was before the epoch that met it (the
+        first, since every epoch reads every row).
         """
         epochs = check_int("epochs", epochs, 1)
         batch_size = check_int("batch_size", batch_size, 1)
