@@ -226,22 +226,6 @@ void macro_kernel(float* C, index_t ldc, index_t i0, index_t rows, index_t j0, i
     }
 }
 
-// One row block of C: A's block packed once per K block, then every column block in turn.
-template <typename G>
-void gemm_row_block(float* C, index_t ldc, index_t i0, index_t rows, index_t N, index_t K,
-                    index_t nc, index_t ct_begin, index_t ct_end, const kernels::GemmOperand& A,
-                    const kernels::GemmOperand& B, float* pa, float* pb, float* tile) {
-  for (index_t k0 = 0; k0 < K; k0 += kDepthBlock) {
-    const index_t kc = std::min(kDepthBlock, K - k0);
-    pack_a<G>(pa, A, i0, rows, k0, kc);
-    for (index_t ct = ct_begin; ct < ct_end; ++ct) {
-      const index_t j0 = ct * nc, cols = std::min(nc, N - j0);
-      pack_b<G>(pb, B, k0, kc, j0, cols);
-      macro_kernel<G>(C, ldc, i0, rows, j0, cols, kc, k0 > 0, pa, pb, tile);
-    }
-  }
-}
-
 // C[i_begin:i_end, j_begin:j_end] in row blocks, a column block at a time: each block of B is
 // packed once for all of them, not once per row block (5 or 6 times over, per thread, at
 // batch 1024), and A's blocks, smaller, again for each column block.
@@ -316,9 +300,9 @@ void gemm_with(float* C, index_t ldc, index_t M, index_t N, index_t K, const ker
 #pragma omp for collapse(2) schedule(static)
     for (index_t ct = 0; ct < col_tiles; ++ct)
       for (index_t rt = 0; rt < row_tiles; ++rt) {
-        const index_t i0 = rt * mc, rows = std::min(mc, M - i0);
-        gemm_row_block<G>(C, ldc, i0, rows, N, K, nc, ct, ct + 1, A, B, pa, pb, tile);
-        apply_epilogue(C, ldc, i0, rows, ct * nc, std::min(nc, N - ct * nc), epilogue);
+        const index_t i0 = rt * mc, j0 = ct * nc;
+        gemm_block<G>(C, ldc, i0, std::min(M, i0 + mc), j0, std::min(N, j0 + nc), K, nc, A, B,
+                      epilogue, pa, pb, tile);
       }
     return;
   }
