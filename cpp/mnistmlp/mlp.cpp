@@ -97,22 +97,25 @@ void Model<T>::check_finite(const char* op, const InputView& x, index_t first,
 }
 
 template <typename T>
+void Model<T>::fail_nonfinite(const char* op, const InputView& x, index_t first,
+                              index_t count) const {
+  check_finite(op, x, first, count);
+  fail(op, "X contains NaN or Inf");  // not reached when the rows hold one, as callers know
+}
+
+template <typename T>
 void Model<T>::keep_restore_point() {
-  const index_t section = arena_.size(), slots = arena_.state_slots;
-  if (restore_arena_.size() != section * (1 + slots)) restore_arena_.reset(section * (1 + slots), false);
-  std::copy(arena_.params(), arena_.params() + section, restore_arena_.data());
-  for (int s = 0; s < slots; ++s)
-    std::copy(arena_.state(s), arena_.state(s) + section, restore_arena_.data() + section * (1 + s));
+  // The whole arena in one copy: its gradient section comes along, which the next step
+  // overwrites anyway.
+  const AlignedArray<T>& arena = arena_.memory;
+  if (restore_arena_.size() != arena.size()) restore_arena_.reset(arena.size(), false);
+  std::copy(arena.data(), arena.data() + arena.size(), restore_arena_.data());
   restore_state_ = state_;
 }
 
 template <typename T>
 void Model<T>::roll_back() {
-  const index_t section = arena_.size();
-  std::copy(restore_arena_.data(), restore_arena_.data() + section, arena_.params());
-  for (int s = 0; s < arena_.state_slots; ++s)
-    std::copy(restore_arena_.data() + section * (1 + s), restore_arena_.data() + section * (2 + s),
-              arena_.state(s));
+  std::copy(restore_arena_.data(), restore_arena_.data() + restore_arena_.size(), arena_.memory.data());
   state_ = restore_state_;
   host_changed();
 }

@@ -59,6 +59,9 @@ class Model {
   void check_targets(const char* op, const InputView& x, const TargetView<T>& y) const;
   // Throws naming the first NaN or Inf (as T) in rows [first, first + count) of x, if any.
   void check_finite(const char* op, const InputView& x, index_t first, index_t count) const;
+  // The same, for rows known to hold one: always throws.
+  [[noreturn]] void fail_nonfinite(const char* op, const InputView& x, index_t first,
+                                   index_t count) const;
 
   // Remembers the parameters, optimizer state and counters, for roll_back() to restore (an
   // epoch that meets a NaN in its inputs is undone). The copy's memory is kept for reuse.
@@ -69,7 +72,7 @@ class Model {
   ModelConfig config_;
   ParameterArena<T> arena_;
   TrainingState state_;
-  AlignedArray<T> restore_arena_;  // params, then each state slot
+  AlignedArray<T> restore_arena_;  // a copy of arena_.memory
   TrainingState restore_state_;
   int threads_ = 1;
   Device device_;

@@ -83,8 +83,7 @@ EpochResult train_epoch(Model<T>& model, const InputView& x, const TargetView<T>
     if (backend.nonfinite_row() >= 0) {  // undo the epoch, then name the value
       backend.end_epoch();
       model.roll_back();
-      model.check_finite(op, x, 0, x.rows);
-      fail(op, "X contains NaN or Inf");  // not reached: the scan above finds it
+      model.fail_nonfinite(op, x, 0, x.rows);
     }
     if (progress && launched < batches) {
       account(launched);

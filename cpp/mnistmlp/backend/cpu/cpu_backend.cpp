@@ -226,7 +226,7 @@ class CpuBackend final : public Backend<T> {
 #pragma omp master
       loss = value;
     }
-    if (!finite) model_.check_finite("loss_and_gradients", x, 0, x.rows);
+    if (!finite) model_.fail_nonfinite("loss_and_gradients", x, 0, x.rows);
     return loss;
   }
 
@@ -359,7 +359,7 @@ class CpuBackend final : public Backend<T> {
     for (index_t chunk = 0; chunk < chunks; ++chunk)
       if (!finite[chunk]) {
         const index_t first = chunk * kInferenceRows;
-        model_.check_finite(op, x, first, std::min(kInferenceRows, x.rows - first));
+        model_.fail_nonfinite(op, x, first, std::min(kInferenceRows, x.rows - first));
       }
   }
 
