@@ -61,19 +61,6 @@ def test_inference_is_bitwise_identical_for_any_thread_count():
     assert results[0] == results[1] == results[2]
 
 
-@pytest.mark.parametrize("rows", [1, 2, 3, 4, 5, 7, 8, 13])
-@pytest.mark.parametrize("width", [10, 100, 128])
-def test_sparse_first_layer_gives_the_dense_paths_bits(rows, width):
-    """Mostly-zero inputs take the sparse path (several rows interleaved), mostly-nonzero ones
-    the dense product; each row's sum runs in the same order, so the outputs are equal."""
-    X, _ = mnist_like(n=rows, seed=rows)
-    model = mnistmlp.MLP([784, width, 10], seed=1, threads=1)
-    alone = model.predict_proba(X)  # sparse path
-    dense_company = np.full((600 - rows, 784), 200, dtype=np.uint8)
-    together = model.predict_proba(np.concatenate([X, dense_company]))[:rows]  # dense path
-    assert alone.tobytes() == together.tobytes()
-
-
 @pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
                     reason="needs Linux and two CPUs")
 def test_inference_gives_every_thread_its_cpus_back():

@@ -65,16 +65,19 @@ def test_every_level_trains_alike_and_thread_independently(level, name, optimize
 
 
 @pytest.mark.parametrize("name", RUNNABLE)
-@pytest.mark.parametrize("sizes", [(784, 10, 10), (784, 100, 10), (784, 300, 10), (784, 1024, 64, 10)])
-def test_every_level_gives_the_sparse_path_the_dense_paths_bits(level, name, sizes):
-    """Each level's sparse first layer and matrix product sum in the same order, with the
-    same kind of multiply-add."""
+@pytest.mark.parametrize("rows", [1, 2, 3, 4, 5, 7, 8, 13])
+@pytest.mark.parametrize("sizes", [(784, 10, 10), (784, 100, 10), (784, 128, 10), (784, 300, 10),
+                                   (784, 1024, 64, 10)])
+def test_every_level_gives_the_sparse_path_the_dense_paths_bits(level, name, rows, sizes):
+    """Mostly-zero inputs take the sparse first layer (several rows interleaved), mostly-nonzero
+    ones the dense product; at each level both sum each row in the same order, with the same
+    kind of multiply-add, so the outputs are equal."""
     assert mnistmlp.set_simd(name)
-    X, _ = mnist_like(7, seed=1)
+    X, _ = mnist_like(rows, seed=rows)
     model = mnistmlp.MLP(list(sizes), seed=1, threads=1)
     alone = model.predict_proba(X)  # sparse first layer
-    dense_company = np.full((600 - len(X), 784), 200, dtype=np.uint8)
-    together = model.predict_proba(np.concatenate([X, dense_company]))[: len(X)]  # dense
+    dense_company = np.full((600 - rows, 784), 200, dtype=np.uint8)
+    together = model.predict_proba(np.concatenate([X, dense_company]))[:rows]  # dense
     assert alone.tobytes() == together.tobytes()
 
 
