@@ -304,6 +304,7 @@ void register_model(py::module_& m) {
       .def_readonly("epoch_loss", &EpochProgress::epoch_loss)
       .def_readonly("epoch_accuracy", &EpochProgress::epoch_accuracy)
       .def_readonly("seconds", &EpochProgress::seconds);
+  m.attr("COUNTER_LIMIT") = kCounterLimit;
   bind_model<float>(m, "Model32");
   bind_model<double>(m, "Model64");
 }

@@ -14,6 +14,10 @@
 
 namespace mnistmlp {
 
+// Training counters stay within [0, kCounterLimit]: exact as doubles (in model files' JSON and
+// in the learning-rate arithmetic) and far from overflowing; 2^53 steps would take centuries.
+constexpr std::int64_t kCounterLimit = std::int64_t{1} << 53;
+
 // Counters that make training resumable: saved with the model.
 struct TrainingState {
   std::int64_t step = 0;   // optimizer updates applied
