@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _bombs import MiB, gzip_bomb, peak_memory
 
 from mnistmlp.datasets import DataError, idx
 
@@ -166,6 +167,79 @@ def test_truncated_gzip_stream(tmp_path: Path, cut: int) -> None:
     path.write_bytes(gzip.compress(idx.encode_idx(np.arange(1000, dtype=np.int16)))[:cut])
     with pytest.raises(DataError, match=rf"^{path}: (truncated|corrupt) gzip stream"):
         idx.read_idx(path)
+
+
+# A bomb decompresses to 8 times the memory bound; reading what a small header declares takes
+# a small fraction of it.
+BOMB_MIB = 64
+MEMORY_BOUND = 8 * MiB
+
+
+@pytest.mark.parametrize("source", ["path", "bytes"])
+def test_a_gzip_bomb_is_refused_after_reading_what_its_header_declares(tmp_path: Path, source: str) -> None:
+    bomb = gzip_bomb(LABELS_BYTES, BOMB_MIB)
+    path = tmp_path / "bomb.gz"
+    path.write_bytes(bomb)
+    with peak_memory() as memory, pytest.raises(DataError) as excinfo:
+        idx.read_idx(path if source == "path" else bomb, name="bomb.gz")
+    assert memory.peak < MEMORY_BOUND
+    assert str(excinfo.value).startswith(
+        "bomb.gz: more than 65,536 unexpected bytes after the end of its uint8 array of shape (5,) "
+        "(the file has more than 65,549 bytes, expected 13)"
+    )
+
+
+def test_an_over_long_uncompressed_file_is_refused_before_its_data_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "long"
+    with open(path, "wb") as f:
+        f.write(LABELS_BYTES)
+        f.truncate(len(LABELS_BYTES) + BOMB_MIB * MiB)  # sparse: takes no disk space
+    with peak_memory() as memory, pytest.raises(DataError) as excinfo:
+        idx.read_idx(path)
+    assert memory.peak < MEMORY_BOUND
+    assert f"{BOMB_MIB * MiB:,} unexpected bytes after the end" in str(excinfo.value)
+
+
+@pytest.mark.parametrize("expected_shape", [None, (None, 1000, 1000)])
+def test_memory_follows_the_data_present_not_an_unchecked_header(expected_shape) -> None:
+    # The header declares 2 TB; the data that follows is 100 bytes.
+    data = gzip.compress(header(0x08, 2_000_000, 1000, 1000) + bytes(100))
+    with peak_memory() as memory, pytest.raises(DataError, match="truncated: an IDX uint8 array"):
+        idx.read_idx(data, expected_shape=expected_shape)
+    assert memory.peak < MEMORY_BOUND
+
+
+def test_read_content_returns_the_checked_uncompressed_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "labels.gz"
+    path.write_bytes(gzip.compress(LABELS_BYTES))
+    assert idx.read_content(path, expected_magic=2049, expected_shape=(5,)) == LABELS_BYTES
+    assert idx.read_content(LABELS_BYTES) is LABELS_BYTES
+    with pytest.raises(DataError, match=rf"^{path}: shape \(5,\), expected \(6,\)"):
+        idx.read_content(path, expected_shape=(6,))
+    assert idx.content_size((5,)) == len(LABELS_BYTES)
+    assert idx.content_size((2, 3), np.int16) == 4 + 2 * 4 + 6 * 2
+
+
+def test_max_size_bounds_read_bytes_and_decompress(tmp_path: Path) -> None:
+    bomb = gzip_bomb(b"", BOMB_MIB)
+    (tmp_path / "bomb.gz").write_bytes(bomb)
+    (tmp_path / "plain").write_bytes(bytes(1001))
+    calls = [
+        lambda: idx.decompress(bomb, name="bomb.gz", max_size=1000),
+        lambda: idx.read_bytes(tmp_path / "bomb.gz", name="bomb.gz", max_size=1000),
+        lambda: idx.decompress(bytes(1001), name="bomb.gz", max_size=1000),
+        lambda: idx.read_bytes(tmp_path / "plain", name="bomb.gz", max_size=1000),
+    ]
+    for call in calls:
+        with peak_memory() as memory, pytest.raises(DataError) as excinfo:
+            call()
+        assert memory.peak < MEMORY_BOUND
+        assert str(excinfo.value) == (
+            "bomb.gz: the uncompressed content is longer than 1,000 bytes, the most expected"
+        )
+    assert idx.decompress(gzip.compress(bytes(1000)), max_size=1000) == bytes(1000)
+    assert idx.read_bytes(tmp_path / "plain", max_size=1001) == bytes(1001)
+    assert idx.read_bytes(tmp_path / "plain") == bytes(1001)
 
 
 def test_unreadable_file_raises_data_error(tmp_path: Path) -> None:

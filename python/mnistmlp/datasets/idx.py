@@ -15,41 +15,54 @@ Every check failure raises :class:`~mnistmlp.datasets.DataError`, whose message 
 file and what is wrong: bad magic number, unknown type code, non-positive dimensions, a
 truncated or over-long file, a corrupt or truncated gzip stream, a SHA-256 mismatch.
 
+Files are read as streams, header first: once the header is checked, no more is read (or
+decompressed) than it declares, so a small gzip file that expands to gigabytes (a "gzip
+bomb") is refused after reading what it should hold. Memory grows with the data as it
+arrives, never with what an unchecked header claims.
+
 Public API:
 
 - ``read_idx(source, *, name=None, expected_magic=None, expected_shape=None, sha256=None)``
   reads a file (path) or bytes, gzipped or not, checks it and returns a numpy array.
+- ``read_content(source, *, name=None, expected_magic=None, expected_shape=None)`` reads
+  and checks the same way but returns the uncompressed bytes, for callers (like the
+  dataset loaders) that cache content.
 - ``parse_idx(buffer, *, name="<bytes>", expected_magic=None, expected_shape=None)`` decodes
   uncompressed IDX bytes without copying where possible.
 - ``encode_idx(array)`` and ``write_idx(path, array, *, compress=None)`` do the reverse.
-- ``read_bytes(path, *, name=None)``, ``decompress(data, *, name)`` and
-  ``check_sha256(data, sha256, *, name)`` are the building blocks, for callers (like the
-  dataset loaders) that cache content.
+- ``content_size(shape, dtype="u1")``: the length of an uncompressed IDX file.
+- ``read_bytes(path, *, name=None, max_size=None)``, ``decompress(data, *, name,
+  max_size=None)`` and ``check_sha256(data, sha256, *, name)`` are the building blocks for
+  any file; ``max_size`` bounds what they decompress.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
+import io
 import math
 import os
 import struct
 import zlib
-from typing import Dict, Optional, Sequence, Union
+from typing import BinaryIO, Dict, Iterator, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from ._errors import DataError
-from ._files import PathLike, atomic_write, read_file
+from ._files import PathLike, atomic_write
 
 __all__ = [
     "GZIP_MAGIC",
     "TYPE_CODES",
     "check_sha256",
+    "content_size",
     "decompress",
     "encode_idx",
     "parse_idx",
     "read_bytes",
+    "read_content",
     "read_idx",
     "write_idx",
 ]
@@ -67,6 +80,14 @@ TYPE_CODES: Dict[int, np.dtype] = {
 #: The first two bytes of every gzip stream; an IDX file starts with two zero bytes instead.
 GZIP_MAGIC = b"\x1f\x8b"
 
+# The longest IDX header: the magic number and 255 dimensions.
+_MAX_HEADER_SIZE = 4 + 4 * 255
+# Streams are read a chunk at a time: memory grows with the data that really arrives.
+_CHUNK_SIZE = 1 << 20
+# How many bytes past the declared end are read to tell by how much a file is too long;
+# a file longer than that is refused there, so a gzip bomb is never expanded further.
+_EXCESS_PROBE = 1 << 16
+
 Shape = Sequence[Optional[int]]
 BytesLike = Union[bytes, bytearray, memoryview]
 
@@ -75,34 +96,93 @@ def _type_names() -> str:
     return ", ".join(f"{code:#04x} {dtype.name}" for code, dtype in TYPE_CODES.items())
 
 
-def decompress(data: BytesLike, *, name: str = "<bytes>") -> BytesLike:
+def content_size(shape: Sequence[int], dtype: Union[str, np.dtype] = "u1") -> int:
+    """The length in bytes of the uncompressed IDX file of an array of ``shape`` and ``dtype``."""
+    return 4 + 4 * len(shape) + math.prod(shape) * np.dtype(dtype).itemsize
+
+
+@contextlib.contextmanager
+def _reading(name: str) -> Iterator[None]:
+    """Turn the errors of opening and reading a file or gzip stream into DataError naming ``name``."""
+    try:
+        yield
+    except EOFError as exc:
+        raise DataError(f"{name}: truncated gzip stream ({exc})") from exc
+    except (gzip.BadGzipFile, zlib.error) as exc:
+        raise DataError(f"{name}: corrupt gzip stream ({exc})") from exc
+    except OSError as exc:
+        raise DataError(f"{name}: cannot read the file ({exc.strerror or exc})") from exc
+
+
+@contextlib.contextmanager
+def _uncompressed(file: BinaryIO) -> Iterator[Tuple[BinaryIO, Optional[int]]]:
+    """``file`` as a stream of its uncompressed content, gunzipped if it is gzip-compressed,
+    and that content's size when it is known without reading it (``None`` for gzip)."""
+    compressed = file.read(2) == GZIP_MAGIC
+    size = file.seek(0, os.SEEK_END)
+    file.seek(0)
+    if compressed:
+        with gzip.GzipFile(fileobj=file) as stream:
+            yield stream, None
+    else:
+        yield file, size
+
+
+def _read_up_to(stream: BinaryIO, content: bytearray, size: Optional[int]) -> bytearray:
+    """Append what ``stream`` holds to ``content`` until it has ``size`` bytes (``None``: all
+    of them) or the stream ends. ``content`` grows as the data arrives, a chunk at a time, so
+    a size that nobody has checked costs no memory; gunzipping this way takes as long as
+    ``gzip.decompress`` (measured on MNIST's largest file)."""
+    while size is None or len(content) < size:
+        chunk = stream.read(_CHUNK_SIZE if size is None else min(_CHUNK_SIZE, size - len(content)))
+        if not chunk:
+            break
+        content += chunk
+    return content
+
+
+def _check_max_size(size: int, *, name: str, max_size: Optional[int]) -> None:
+    if max_size is not None and size > max_size:
+        raise DataError(
+            f"{name}: the uncompressed content is longer than {max_size:,} bytes, the most expected"
+        )
+
+
+def _read_all(stream: BinaryIO, size: Optional[int], *, name: str, max_size: Optional[int]) -> bytearray:
+    """All of ``stream`` (whose ``size`` may be known), refused once it exceeds ``max_size``."""
+    if size is not None:
+        _check_max_size(size, name=name, max_size=max_size)
+    content = _read_up_to(stream, bytearray(), None if max_size is None else max_size + 1)
+    _check_max_size(len(content), name=name, max_size=max_size)
+    return content
+
+
+def decompress(data: BytesLike, *, name: str = "<bytes>", max_size: Optional[int] = None) -> BytesLike:
     """``data`` itself, or its decompressed content if it is gzip-compressed.
 
     Concatenated gzip members are decompressed as one stream, as ``gunzip`` does. A corrupt
-    or truncated gzip stream raises :class:`DataError` naming ``name``.
+    or truncated gzip stream raises :class:`DataError` naming ``name``, and so does content
+    longer than ``max_size`` bytes, if given: decompression stops there, so a small file
+    that expands enormously (a "gzip bomb") costs at most ``max_size`` bytes of memory. (For
+    IDX files, :func:`read_content` stops at the size their header declares.)
     """
     if bytes(data[:2]) != GZIP_MAGIC:
+        _check_max_size(len(data), name=name, max_size=max_size)
         return data
-    try:
-        return gzip.decompress(data)
-    except EOFError as exc:
-        raise DataError(f"{name}: truncated gzip stream ({exc})") from exc
-    except (OSError, zlib.error) as exc:
-        raise DataError(f"{name}: corrupt gzip stream ({exc})") from exc
+    with _reading(name), _uncompressed(io.BytesIO(data)) as (stream, size):
+        return _read_all(stream, size, name=name, max_size=max_size)
 
 
-def read_bytes(path: PathLike, *, name: Optional[str] = None) -> BytesLike:
+def read_bytes(path: PathLike, *, name: Optional[str] = None, max_size: Optional[int] = None) -> BytesLike:
     """The uncompressed content of the file at ``path``: gunzipped if it is gzip-compressed.
 
-    Raises :class:`DataError` naming ``name`` (default: ``path``) if the file cannot be read
-    or its gzip stream is corrupt.
+    Raises :class:`DataError` naming ``name`` (default: ``path``) if the file cannot be read,
+    its gzip stream is corrupt, or its content is longer than ``max_size`` bytes, if given
+    (reading stops there; see :func:`decompress`).
     """
-    name = os.fspath(path) if name is None else name
-    try:
-        data = read_file(path)
-    except OSError as exc:
-        raise DataError(f"{name}: cannot read the file ({exc.strerror or exc})") from exc
-    return decompress(data, name=name)
+    name = _source_name(path, name)
+    with _reading(name), open(path, "rb") as file, _uncompressed(file) as (stream, size):
+        return _read_all(stream, size, name=name, max_size=max_size)
 
 
 def check_sha256(data: BytesLike, sha256: str, *, name: str = "<bytes>") -> None:
@@ -118,6 +198,139 @@ def check_sha256(data: BytesLike, sha256: str, *, name: str = "<bytes>") -> None
 def _format_shape(shape: Shape) -> str:
     dims = ", ".join("any" if d is None else str(d) for d in shape)
     return f"({dims},)" if len(shape) == 1 else f"({dims})"
+
+
+class _Header(NamedTuple):
+    """A checked IDX header: its bytes, and the type and shape of the array it declares."""
+
+    raw: bytes
+    dtype: np.dtype
+    shape: Tuple[int, ...]
+
+    @property
+    def size(self) -> int:
+        """The length of the file it declares, itself included."""
+        return content_size(self.shape, self.dtype)
+
+
+def _read_header(
+    stream: BinaryIO, *, name: str, expected_magic: Optional[int], expected_shape: Optional[Shape]
+) -> _Header:
+    """Read an IDX header from ``stream`` and check it, and it only, against the expectations."""
+    start = stream.read(4)
+    if len(start) < 4:
+        raise DataError(
+            f"{name}: not an IDX file: {len(start)} bytes, fewer than its 4-byte magic number"
+        )
+    magic = int.from_bytes(start, "big")
+    if start[0] or start[1]:
+        hint = " (it is gzip-compressed)" if start[:2] == GZIP_MAGIC else ""
+        raise DataError(
+            f"{name}: not an IDX file: its magic number {magic:#010x} does not start with "
+            f"two zero bytes{hint}"
+        )
+    type_code, ndim = start[2], start[3]
+    dtype = TYPE_CODES.get(type_code)
+    if dtype is None:
+        raise DataError(f"{name}: unknown IDX type code {type_code:#04x} (known: {_type_names()})")
+    if ndim == 0:
+        raise DataError(f"{name}: invalid IDX header: 0 dimensions")
+    if expected_magic is not None and magic != expected_magic:
+        raise DataError(
+            f"{name}: wrong magic number {magic} ({magic:#010x}), "
+            f"expected {expected_magic} ({expected_magic:#010x})"
+        )
+    dims = stream.read(4 * ndim)
+    if len(dims) < 4 * ndim:
+        raise DataError(
+            f"{name}: truncated: the header of a {ndim}-dimensional IDX file takes "
+            f"{4 + 4 * ndim} bytes, the file has {4 + len(dims)}"
+        )
+    shape = struct.unpack(f">{ndim}i", dims)
+    if min(shape) <= 0:
+        raise DataError(f"{name}: invalid dimensions {shape}: every dimension must be positive")
+    if expected_shape is not None and (
+        len(shape) != len(expected_shape)
+        or any(e is not None and e != d for d, e in zip(shape, expected_shape))
+    ):
+        raise DataError(f"{name}: shape {shape}, expected {_format_shape(expected_shape)}")
+    return _Header(start + dims, dtype, shape)
+
+
+def _check_length(header: _Header, size: int, *, name: str, more: bool = False) -> None:
+    """Raise :class:`DataError` naming ``name`` unless ``size`` (with ``more``: more than
+    ``size``), the length of the file, is the one ``header`` declares."""
+    expected = header.size
+    array = f"{header.dtype.name} array of shape {header.shape}"
+    if size < expected:
+        raise DataError(
+            f"{name}: truncated: an IDX {array} takes {expected:,} bytes, the file has {size:,}"
+        )
+    if size > expected:
+        over = "more than " if more else ""
+        raise DataError(
+            f"{name}: {over}{size - expected:,} unexpected bytes after the end of its {array} "
+            f"(the file has {over}{size:,} bytes, expected {expected:,})"
+        )
+
+
+def _read_idx_stream(
+    stream: BinaryIO,
+    size: Optional[int],
+    *,
+    name: str,
+    expected_magic: Optional[int],
+    expected_shape: Optional[Shape],
+) -> bytearray:
+    """The content of the IDX file ``stream`` (``size`` bytes long, if known), checked: the
+    header first, then the length, reading no more than the header declares plus
+    :data:`_EXCESS_PROBE` bytes."""
+    header = _read_header(stream, name=name, expected_magic=expected_magic, expected_shape=expected_shape)
+    if size is not None:
+        _check_length(header, size, name=name)
+    content = _read_up_to(stream, bytearray(header.raw), header.size)
+    excess = len(stream.read(_EXCESS_PROBE + 1)) if len(content) == header.size else 0
+    if excess > _EXCESS_PROBE:
+        _check_length(header, header.size + _EXCESS_PROBE, name=name, more=True)
+    _check_length(header, len(content) + excess, name=name)
+    return content
+
+
+def _source_name(source: Union[PathLike, BytesLike], name: Optional[str]) -> str:
+    if name is not None:
+        return name
+    return os.fspath(source) if isinstance(source, (str, os.PathLike)) else "<bytes>"
+
+
+def read_content(
+    source: Union[PathLike, BytesLike],
+    *,
+    name: Optional[str] = None,
+    expected_magic: Optional[int] = None,
+    expected_shape: Optional[Shape] = None,
+) -> BytesLike:
+    """The uncompressed content of an IDX file, gzip-compressed or not, with its header
+    and length checked.
+
+    ``source``, ``name``, ``expected_magic`` and ``expected_shape`` are those of
+    :func:`read_idx`. The content is read as a stream, header first: once the header is
+    checked, no more is read than it declares (plus up to 64 KiB, to tell by how much a file
+    is too long), so a small gzip file that expands enormously costs no memory. Memory grows
+    with the data as it arrives, never with what an unchecked header claims. The content
+    of uncompressed ``bytes`` is ``source`` itself.
+
+    Raises :class:`DataError` naming the file, like :func:`read_idx`.
+    """
+    name = _source_name(source, name)
+    checks = {"name": name, "expected_magic": expected_magic, "expected_shape": expected_shape}
+    if isinstance(source, (str, os.PathLike)):
+        with _reading(name), open(source, "rb") as file, _uncompressed(file) as (stream, size):
+            return _read_idx_stream(stream, size, **checks)
+    if bytes(source[:2]) != GZIP_MAGIC:
+        parse_idx(source, **checks)
+        return source
+    with _reading(name), _uncompressed(io.BytesIO(source)) as (stream, size):
+        return _read_idx_stream(stream, size, **checks)
 
 
 def parse_idx(
@@ -137,55 +350,17 @@ def parse_idx(
     data does not match it exactly.
     """
     data = memoryview(buffer).cast("B")
-    size = len(data)
-    if size < 4:
-        raise DataError(f"{name}: not an IDX file: {size} bytes, fewer than its 4-byte magic number")
-    magic = int.from_bytes(data[:4], "big")
-    if data[0] or data[1]:
-        hint = " (it is gzip-compressed)" if bytes(data[:2]) == GZIP_MAGIC else ""
-        raise DataError(
-            f"{name}: not an IDX file: its magic number {magic:#010x} does not start with "
-            f"two zero bytes{hint}"
-        )
-    type_code, ndim = data[2], data[3]
-    dtype = TYPE_CODES.get(type_code)
-    if dtype is None:
-        raise DataError(f"{name}: unknown IDX type code {type_code:#04x} (known: {_type_names()})")
-    if ndim == 0:
-        raise DataError(f"{name}: invalid IDX header: 0 dimensions")
-    if expected_magic is not None and magic != expected_magic:
-        raise DataError(
-            f"{name}: wrong magic number {magic} ({magic:#010x}), "
-            f"expected {expected_magic} ({expected_magic:#010x})"
-        )
-    header_size = 4 + 4 * ndim
-    if size < header_size:
-        raise DataError(
-            f"{name}: truncated: the header of a {ndim}-dimensional IDX file takes "
-            f"{header_size} bytes, the file has {size}"
-        )
-    shape = struct.unpack(f">{ndim}i", data[4:header_size])
-    if min(shape) <= 0:
-        raise DataError(f"{name}: invalid dimensions {shape}: every dimension must be positive")
-    if expected_shape is not None and (
-        len(shape) != len(expected_shape)
-        or any(e is not None and e != d for d, e in zip(shape, expected_shape))
-    ):
-        raise DataError(f"{name}: shape {shape}, expected {_format_shape(expected_shape)}")
-    count = math.prod(shape)
-    expected_size = header_size + count * dtype.itemsize
-    if size < expected_size:
-        raise DataError(
-            f"{name}: truncated: an IDX {dtype.name} array of shape {shape} takes "
-            f"{expected_size:,} bytes, the file has {size:,}"
-        )
-    if size > expected_size:
-        raise DataError(
-            f"{name}: {size - expected_size:,} unexpected bytes after the end of its {dtype.name} "
-            f"array of shape {shape} (the file has {size:,} bytes, expected {expected_size:,})"
-        )
-    array = np.frombuffer(data, dtype=dtype, count=count, offset=header_size).reshape(shape)
-    return array.astype(dtype.newbyteorder("="), copy=False)
+    header = _read_header(
+        io.BytesIO(data[:_MAX_HEADER_SIZE]),
+        name=name,
+        expected_magic=expected_magic,
+        expected_shape=expected_shape,
+    )
+    _check_length(header, len(data), name=name)
+    array = np.frombuffer(
+        data, dtype=header.dtype, count=math.prod(header.shape), offset=len(header.raw)
+    ).reshape(header.shape)
+    return array.astype(header.dtype.newbyteorder("="), copy=False)
 
 
 def read_idx(
@@ -204,19 +379,19 @@ def read_idx(
     and ``sha256``, the hex SHA-256 of the *uncompressed* content, so a recompressed file
     still matches.
 
+    The file is read as a stream and its header checked first (see :func:`read_content`):
+    memory stays within what the header declares and the data really present, whatever the
+    file holds; ``expected_shape`` bounds it further.
+
     Raises :class:`DataError` naming the file for any problem: unreadable file, corrupt or
     truncated gzip stream, invalid header, wrong length, failed check. The returned array
     owns its memory and is writable.
     """
-    if isinstance(source, (str, os.PathLike)):
-        name = os.fspath(source) if name is None else name
-        data = read_bytes(source)
-    else:
-        name = "<bytes>" if name is None else name
-        data = decompress(source, name=name)
-    array = parse_idx(data, name=name, expected_magic=expected_magic, expected_shape=expected_shape)
+    name = _source_name(source, name)
+    content = read_content(source, name=name, expected_magic=expected_magic, expected_shape=expected_shape)
+    array = parse_idx(content, name=name)
     if sha256 is not None:
-        check_sha256(data, sha256, name=name)
+        check_sha256(content, sha256, name=name)
     return array if array.flags.owndata else array.copy()
 
 
