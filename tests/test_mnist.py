@@ -15,6 +15,7 @@ from typing import Dict, Tuple
 
 import numpy as np
 import pytest
+from _bombs import MiB, gzip_bomb, peak_memory
 
 from mnistmlp.datasets import (
     DataError,
@@ -36,16 +37,16 @@ def snapshot(folder: Path) -> Dict[str, Tuple[int, int]]:
 
 
 @pytest.fixture
-def read_bytes_calls(monkeypatch: pytest.MonkeyPatch) -> list:
+def source_reads(monkeypatch: pytest.MonkeyPatch) -> list:
     """The paths the loaders read (and decompress) source files from, bypassing the cache."""
     calls = []
-    original = idx.read_bytes
+    original = idx.read_content
 
     def spy(path, **kwargs):
         calls.append(Path(path).name)
         return original(path, **kwargs)
 
-    monkeypatch.setattr(idx, "read_bytes", spy)
+    monkeypatch.setattr(idx, "read_content", spy)
     return calls
 
 
@@ -211,6 +212,28 @@ def test_truncated_gzip_source(fake, tmp_path: Path) -> None:
         fake.dataset.load("train", tmp_path)
 
 
+# A bomb decompresses to 8 times the memory bound; reading the small fake files takes a
+# small fraction of it.
+BOMB_MIB = 64
+MEMORY_BOUND = 8 * MiB
+
+
+def test_a_gzip_bomb_in_the_data_directory_is_refused_in_bounded_memory(
+    fake, tmp_path: Path
+) -> None:
+    fake.write(tmp_path)
+    path = tmp_path / f"{TRAIN_IMAGES}.gz"
+    path.write_bytes(gzip_bomb(fake.content(TRAIN_IMAGES), BOMB_MIB))
+    with peak_memory() as memory, pytest.raises(DataError) as excinfo:
+        fake.dataset.load("train", tmp_path)
+    with peak_memory() as status_memory:
+        report = fake.dataset.status(tmp_path)
+    assert max(memory.peak, status_memory.peak) < MEMORY_BOUND
+    message = "more than 65,536 unexpected bytes after the end of its uint8 array of shape (30, 6, 5)"
+    assert str(excinfo.value).startswith(f"{path}: {message}")
+    assert report[0].problem.startswith(f"{path}: {message}")
+
+
 def test_status_and_verify_report_every_file(fake, tmp_path: Path) -> None:
     fake.write(tmp_path, [TRAIN_IMAGES, TEST_IMAGES])
     fake.write(tmp_path, [TEST_LABELS], compressed=False)
@@ -239,18 +262,18 @@ def test_status_and_verify_report_every_file(fake, tmp_path: Path) -> None:
 # -- the cache of uncompressed content ------------------------------------------------------
 
 
-def test_second_load_uses_the_cache(fake, tmp_path: Path, monkeypatch, read_bytes_calls) -> None:
+def test_second_load_uses_the_cache(fake, tmp_path: Path, monkeypatch, source_reads) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     fake.write(tmp_path / "data")
     first = fake.dataset.load("train", tmp_path / "data")
-    assert read_bytes_calls == [f"{TRAIN_IMAGES}.gz", f"{TRAIN_LABELS}.gz"]
+    assert source_reads == [f"{TRAIN_IMAGES}.gz", f"{TRAIN_LABELS}.gz"]
     entry = _cache.entry_path(fake.dataset.train.images.sha256)
     assert entry == tmp_path / "cache" / "mnistmlp" / "idx" / f"{fake.dataset.train.images.sha256}.idx"
     assert entry.read_bytes() == fake.content(TRAIN_IMAGES)
 
-    read_bytes_calls.clear()
+    source_reads.clear()
     second = fake.dataset.load("train", tmp_path / "data")
-    assert read_bytes_calls == []
+    assert source_reads == []
     for a, b in zip(first, second):
         np.testing.assert_array_equal(a, b)
         assert b.flags.writeable
@@ -267,6 +290,20 @@ def test_cache_entries_are_verified_on_read(tmp_path: Path, monkeypatch) -> None
     assert _cache.get(digest) is None
 
 
+def test_a_cache_entry_of_the_wrong_size_is_not_read(fake, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    fake.write(tmp_path / "data")
+    entry = _cache.entry_path(fake.dataset.train.images.sha256)
+    entry.parent.mkdir(parents=True)
+    with open(entry, "wb") as f:
+        f.truncate(BOMB_MIB * MiB)  # sparse: takes no disk space
+    with peak_memory() as memory:
+        images, _ = fake.dataset.load("train", tmp_path / "data")
+    assert memory.peak < MEMORY_BOUND
+    np.testing.assert_array_equal(images, fake.arrays[TRAIN_IMAGES])
+    assert entry.read_bytes() == fake.content(TRAIN_IMAGES)  # replaced by the right content
+
+
 def test_uncompressed_files_are_not_cached(fake, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     fake.write(tmp_path / "data", compressed=False)
@@ -275,7 +312,7 @@ def test_uncompressed_files_are_not_cached(fake, tmp_path: Path, monkeypatch) ->
 
 
 def test_a_damaged_cache_entry_is_not_used_and_is_rewritten(
-    fake, tmp_path: Path, monkeypatch, read_bytes_calls
+    fake, tmp_path: Path, monkeypatch, source_reads
 ) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     fake.write(tmp_path / "data")
@@ -283,10 +320,10 @@ def test_a_damaged_cache_entry_is_not_used_and_is_rewritten(
     entry = _cache.entry_path(fake.dataset.train.images.sha256)
     entry.write_bytes(corrupt(fake.content(TRAIN_IMAGES), 20))  # a valid IDX file, wrong pixel
 
-    read_bytes_calls.clear()
+    source_reads.clear()
     images, _ = fake.dataset.load("train", tmp_path / "data")
     np.testing.assert_array_equal(images, fake.arrays[TRAIN_IMAGES])
-    assert read_bytes_calls == [f"{TRAIN_IMAGES}.gz"]
+    assert source_reads == [f"{TRAIN_IMAGES}.gz"]
     assert entry.read_bytes() == fake.content(TRAIN_IMAGES)
 
 

@@ -11,8 +11,9 @@ Loading a file:
    else ``$XDG_CACHE_HOME/mnistmlp/<slug>``), then in the dataset's system folders, under
    its name or its name plus ``.gz``;
 2. if it is missing, download it into the data directory (or fail if ``download=False``);
-3. check it: the IDX header (magic number, exact shape, exact length), the label range, and
-   the SHA-256 of the uncompressed content -- so a recompressed file still passes;
+3. check it: the IDX header (magic number, exact shape), then the exact length, reading no
+   more than the shape declares (so a gzip bomb costs no memory), the label range, and the
+   SHA-256 of the uncompressed content -- so a recompressed file still passes;
 4. keep its uncompressed content in the user cache (see :mod:`._cache`) when it is gzipped,
    so the next load skips decompression.
 """
@@ -55,6 +56,11 @@ class IdxFile:
     def magic(self) -> int:
         """The IDX magic number: type code 0x08 (uint8) and the number of dimensions."""
         return 0x0800 | len(self.shape)
+
+    @property
+    def size(self) -> int:
+        """The length of its uncompressed content, the IDX header included."""
+        return idx.content_size(self.shape)
 
 
 @dataclass(frozen=True)
@@ -337,7 +343,7 @@ class IdxDataset:
     def _read(self, file: IdxFile, path: Path) -> np.ndarray:
         """The verified array of ``file``, stored at ``path``: from the cache if possible."""
         trailer = _gzip_trailer(path)
-        content = _cache.get(file.sha256) if trailer is not None else None
+        content = _cache.get(file.sha256, file.size) if trailer is not None else None
         # The cache entry is the right data; the trailer check makes sure it is also what
         # this source file holds, so a source damaged or replaced since is not hidden.
         if content is not None and (zlib.crc32(content), len(content) & 0xFFFFFFFF) == trailer:
@@ -350,7 +356,9 @@ class IdxDataset:
         """Read and fully check ``file`` from ``path`` (named ``name`` in errors), without
         the cache; cache its content if ``path`` is gzipped."""
         name = str(path) if name is None else name
-        content = idx.read_bytes(path, name=name)
+        content = idx.read_content(
+            path, name=name, expected_magic=file.magic, expected_shape=file.shape
+        )
         array = self._decode(file, content, name)
         idx.check_sha256(content, file.sha256, name=name)
         if _gzip_trailer(path) is not None:

@@ -33,11 +33,17 @@ def entry_path(sha256: str) -> Path:
     return user_cache_dir() / "idx" / f"{sha256.lower()}.idx"
 
 
-def get(sha256: str) -> Optional[bytearray]:
-    """The cached content with SHA-256 ``sha256``, or ``None`` if absent, unreadable or damaged."""
+def get(sha256: str, size: Optional[int] = None) -> Optional[bytearray]:
+    """The cached content with SHA-256 ``sha256``, or ``None`` if absent, unreadable or damaged.
+
+    ``size``, the content's length if known, keeps an entry of another length from being
+    read further than that.
+    """
     try:
-        data = read_file(entry_path(sha256))
+        data = read_file(entry_path(sha256), max_size=size)
     except OSError:
+        return None
+    if size is not None and len(data) != size:
         return None
     return data if hashlib.sha256(data).hexdigest() == sha256.lower() else None
 

@@ -6,15 +6,20 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
-from typing import BinaryIO, Iterator, Union
+from typing import BinaryIO, Iterator, Optional, Union
 
 PathLike = Union[str, "os.PathLike[str]"]
 
 
-def read_file(path: PathLike) -> bytearray:
-    """The bytes of ``path``, in a writable buffer (so arrays viewing it need no copy)."""
+def read_file(path: PathLike, max_size: Optional[int] = None) -> bytearray:
+    """The bytes of ``path``, in a writable buffer (so arrays viewing it need no copy).
+
+    With ``max_size``, no more than ``max_size + 1`` bytes are read: a result longer than
+    ``max_size`` tells the caller the file is too long, without reading all of it.
+    """
     with open(path, "rb") as f:
-        data = bytearray(os.fstat(f.fileno()).st_size)
+        size = os.fstat(f.fileno()).st_size
+        data = bytearray(size if max_size is None else min(size, max_size + 1))
         # A file that shrinks while being read yields fewer bytes; keep only those.
         del data[f.readinto(data):]
     return data
