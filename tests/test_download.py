@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import re
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Union
 
 import numpy as np
 import pytest
+from _bombs import MiB, gzip_bomb, peak_memory
 
 from mnistmlp import _progress
 from mnistmlp.datasets import DataError, DownloadError, _download, mnist
@@ -110,6 +113,23 @@ def truncated_body(handler: BaseHTTPRequestHandler) -> None:
     handler.close_connection = True
 
 
+def trickle(mirror: LocalMirror, head: bytes, seconds: float = 3.0) -> Route:
+    """A route that sends ``head`` (raw HTTP), then a byte every 5 ms, for ``seconds`` at most
+    or until the client hangs up or the mirror closes."""
+
+    def handle(handler: BaseHTTPRequestHandler) -> None:
+        handler.close_connection = True
+        end = time.monotonic() + seconds
+        try:
+            handler.wfile.write(head)
+            while time.monotonic() < end and not mirror.release.wait(0.005):
+                handler.wfile.write(b"a")
+        except OSError:
+            pass  # the client gave up
+
+    return handle
+
+
 def files_in(folder: Path) -> List[str]:
     return sorted(p.name for p in folder.iterdir())
 
@@ -174,6 +194,104 @@ def test_stalled_mirror_times_out(fake, server: LocalMirror, tmp_path: Path, mon
     fake.dataset.load("test", tmp_path, mirrors=[stalled, good])
     with pytest.raises(DownloadError, match=rf"stalled/{TRAIN_IMAGES}.gz: no answer within 0.2 s"):
         fake.dataset.load("train", tmp_path, mirrors=[stalled])
+
+
+SLOW_HEADERS = b"HTTP/1.1 200 OK\r\nX-Slow: "
+SLOW_BODY = b"HTTP/1.1 200 OK\r\nContent-Length: 50000\r\n\r\n"  # within the size limit
+
+
+def test_a_slow_mirror_is_dropped_at_the_deadline(fake, server: LocalMirror, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(_download, "DEADLINE", 0.5)
+    monkeypatch.setattr(_download, "MIN_RATE", 0)
+    slow_headers = server.serve("slow-headers", {f"{TRAIN_IMAGES}.gz": trickle(server, SLOW_HEADERS)})
+    slow_body = server.serve("slow-body", {f"{TRAIN_IMAGES}.gz": trickle(server, SLOW_BODY)})
+    with pytest.raises(DownloadError) as excinfo:
+        fake.dataset.load("train", tmp_path, mirrors=[slow_headers, slow_body])
+    assert [reason for _, reason in excinfo.value.failures] == ["exceeded the 0.5 s deadline"] * 2
+    assert files_in(tmp_path) == []
+
+    good = server.serve("good", gz_files(fake))
+    images, _ = fake.dataset.load("train", tmp_path, mirrors=[slow_body, good])
+    np.testing.assert_array_equal(images, fake.arrays[TRAIN_IMAGES])
+    assert f"/good/{TRAIN_IMAGES}.gz" in server.requests
+
+
+def test_a_mirror_below_the_minimum_rate_is_dropped(
+    fake, server: LocalMirror, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setattr(_download, "MIN_RATE", 1000)
+    monkeypatch.setattr(_download, "RATE_WINDOW", 0.2)
+    trickling = server.serve("trickling", {name: trickle(server, SLOW_BODY) for name in gz_files(fake)})
+    with pytest.raises(DownloadError) as excinfo:
+        fake.dataset.load("train", tmp_path, mirrors=[trickling])
+    [(_, reason)] = excinfo.value.failures
+    assert re.fullmatch(r"too slow: \d+ bytes/s, below the 1,000 bytes/s minimum", reason), reason
+    assert files_in(tmp_path) == []
+
+    good = server.serve("good", gz_files(fake))
+    images, labels = fake.dataset.load("train", tmp_path, mirrors=[trickling, good])
+    np.testing.assert_array_equal(labels, fake.arrays[TRAIN_LABELS])
+    assert server.requests[-4:] == [
+        f"/{folder}/{name}.gz" for name in (TRAIN_IMAGES, TRAIN_LABELS) for folder in ("trickling", "good")
+    ]
+
+
+def test_a_mirror_serving_a_gzip_bomb_is_refused_in_bounded_memory(
+    fake, server: LocalMirror, tmp_path: Path
+) -> None:
+    # Small enough to pass the download's size limit for this 916-byte file (its size plus
+    # an eighth plus 64 KiB), so that the check of the downloaded file has to refuse it.
+    bomb = gzip_bomb(fake.content(TRAIN_IMAGES), 48)
+    assert len(bomb) < 64 * 1024
+    bombs = server.serve("bomb", {f"{TRAIN_IMAGES}.gz": bomb})
+    with peak_memory() as memory, pytest.raises(DownloadError) as excinfo:
+        fake.dataset.load("train", tmp_path, mirrors=[bombs])
+    assert memory.peak < 8 * MiB  # the bomb holds 48 MiB
+    [(url, reason)] = excinfo.value.failures
+    assert reason.startswith(
+        f"invalid file: {url}: more than 65,536 unexpected bytes after the end of its uint8 array"
+    )
+    assert files_in(tmp_path) == []
+
+    good = server.serve("good", gz_files(fake))
+    images, _ = fake.dataset.load("train", tmp_path, mirrors=[bombs, good])
+    np.testing.assert_array_equal(images, fake.arrays[TRAIN_IMAGES])
+
+
+def endless_body(handler: BaseHTTPRequestHandler) -> None:
+    """Zeros without a Content-Length, until the client hangs up (or 16 MiB are sent)."""
+    handler.send_response(200)
+    handler.end_headers()
+    handler.close_connection = True
+    try:
+        for _ in range(256):
+            handler.wfile.write(bytes(64 * 1024))
+    except OSError:
+        pass
+
+
+def huge_length(handler: BaseHTTPRequestHandler) -> None:
+    """Announce a terabyte, send 10 bytes and hang up."""
+    handler.send_response(200)
+    handler.send_header("Content-Length", str(10**12))
+    handler.end_headers()
+    handler.wfile.write(b"\x1f\x8b" + b"\x00" * 8)
+    handler.close_connection = True
+
+
+def test_a_download_larger_than_the_file_can_be_is_cut_off(fake, server: LocalMirror, tmp_path: Path) -> None:
+    mirrors = [
+        server.serve("huge", {f"{TRAIN_IMAGES}.gz": huge_length}),
+        server.serve("endless", {f"{TRAIN_IMAGES}.gz": endless_body}),
+    ]
+    with pytest.raises(DownloadError) as excinfo:
+        fake.dataset.load("train", tmp_path, mirrors=mirrors)
+    limit = f"more than a valid {TRAIN_IMAGES}.gz can have (66,566 bytes at most)"
+    assert [reason for _, reason in excinfo.value.failures] == [
+        f"the server announced 1,000,000,000,000 bytes, {limit}",
+        f"the server sent {limit}",
+    ]
+    assert files_in(tmp_path) == []
 
 
 def test_interrupted_download_leaves_nothing(fake, server: LocalMirror, tmp_path: Path, monkeypatch) -> None:

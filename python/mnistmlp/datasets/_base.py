@@ -10,7 +10,9 @@ Loading a file:
 1. find it: in the data directory (the argument, else the dataset's environment variable,
    else ``$XDG_CACHE_HOME/mnistmlp/<slug>``), then in the dataset's system folders, under
    its name or its name plus ``.gz``;
-2. if it is missing, download it into the data directory (or fail if ``download=False``);
+2. if it is missing, download it into the data directory (or fail if ``download=False``),
+   dropping a mirror that is too slow or sends more than the file can take (see
+   :mod:`._download`);
 3. check it: the IDX header (magic number, exact shape), then the exact length, reading no
    more than the shape declares (so a gzip bomb costs no memory), the label range, and the
    SHA-256 of the uncompressed content -- so a recompressed file still passes;
@@ -61,6 +63,13 @@ class IdxFile:
     def size(self) -> int:
         """The length of its uncompressed content, the IDX header included."""
         return idx.content_size(self.shape)
+
+    @property
+    def max_gzip_size(self) -> int:
+        """The most its ``.gz`` file can take: deflate makes incompressible data at most an
+        eighth longer (zlib's ``deflateBound``), and 64 KiB leave room for gzip's headers,
+        file name included. A download is cut off beyond this."""
+        return self.size + self.size // 8 + 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -336,6 +345,7 @@ class IdxDataset:
                 lambda path, url, file=file: self._read_source(file, path, name=url),
                 hint=self._hint(data_dir, "check your connection and retry later"),
                 progress=progress,
+                max_size=file.max_gzip_size,
             )
             paths[file] = target
         return [paths[file] for file in files]
