@@ -171,7 +171,7 @@ def test_bad_weights(model):
         model.set_weights([(weights[0][0].T, weights[0][1]), weights[1]])
     bad = weights[0][0].copy()
     bad[0, 0] = np.nan
-    with pytest.raises(ValueError, match="finite"):
+    with pytest.raises(ValueError, match=r"\[MLP.set_weights\] the weights of layer 0 hold NaN or Inf"):
         model.set_weights([(bad, weights[0][1]), weights[1]])
 
 
@@ -189,8 +189,12 @@ def test_engine_checks_what_it_relies_on():
         engine.predict(np.zeros((2, 4), np.int16))
     with pytest.raises(ValueError, match="batch_size must be at least 1"):
         engine.fit_epoch(x, np.array([0, 1], np.int32), 0, False)
-    with pytest.raises(IndexError, match="layer 3 out of range"):
-        engine.get_layer(3)
+    with pytest.raises(ValueError, match=r"\[read_state\] no arena section 4 \(this optimizer keeps 2 state slots\)"):
+        engine.read_state([0, 4])
+    with pytest.raises(ValueError, match=r"\[write_state\] layer 0 weight must be a float32 array of shape \(4, 3\)"):
+        engine.write_state([0], [[(np.zeros((3, 4), np.float32), np.zeros(3, np.float32))]])
+    with pytest.raises(ValueError, match=r"\[write_state\] step must be an integer in \[0, 2\*\*53\], got 9007199254740993"):
+        engine.write_state([], [], {"step": 2**53 + 1, "epoch": 0, "loss_average": 0.0, "accuracy_average": 0.0})
     with pytest.raises(ValueError, match=r"\[model\] categorical_crossentropy needs a softmax output"):
         _core.Model32([4, 3], ["linear"], "categorical_crossentropy", [0.0], [0.0], 0.0, "sgd", 0.1, 0.0, False,
                       1.0, 1.0, False, 0.9, 0.999, 1e-8, 0, 1)

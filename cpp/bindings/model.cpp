@@ -1,14 +1,22 @@
 // Bindings of the engine's Model and trainer. Arrays arrive validated by the Python layer
 // (python/mnistmlp/model.py); here they are only checked for what C++ relies on (dtype,
 // dimensions, contiguity) and turned into views.
+//
+// Locks: an epoch's progress callback takes the GIL while its epoch holds the model's writer
+// lock, so waiting for a model lock with the GIL held could deadlock. Every wait for one
+// happens with the GIL released, and Python objects are made before or after, never under it.
 #include <pybind11/functional.h>
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <exception>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "bindings/registry.hpp"
 #include "mnistmlp/mlp.hpp"
@@ -67,39 +75,172 @@ T* section(Model<T>& model, int which) {
 }
 
 template <typename T>
-void check_layer(const Model<T>& model, const char* op, index_t layer) {
-  if (layer < 0 || layer >= model.config().layers())
-    throw py::index_error(std::string("[") + op + "] layer " + std::to_string(layer) +
-                          " out of range for " + std::to_string(model.config().layers()) +
-                          " layers");
+void check_sections(const Model<T>& model, const char* op, const std::vector<int>& sections) {
+  for (int which : sections)
+    MNISTMLP_CHECK(which >= 0 && which < 2 + model.arena().state_slots, op, "no arena section ",
+                   which, " (this optimizer keeps ", model.arena().state_slots, " state slots)");
+}
+
+// One (W, b) pair per layer, of the model's shapes, for the engine to fill.
+template <typename T>
+py::list empty_layers(const Model<T>& model) {
+  py::list layers;
+  const std::vector<index_t>& n = model.config().sizes;
+  for (std::size_t l = 0; l + 1 < n.size(); ++l)
+    layers.append(py::make_tuple(py::array_t<T>({n[l], n[l + 1]}), py::array_t<T>(n[l + 1])));
+  return layers;
+}
+
+// Copies section `which` of the arena into `layers` (from empty_layers); the caller holds a
+// model lock. Touches no Python object: the arrays' buffers were taken beforehand.
+template <typename T>
+void copy_out(Model<T>& model, int which, const std::vector<std::pair<T*, T*>>& layers) {
+  const T* base = section(model, which);
+  const std::vector<index_t>& n = model.config().sizes;
+  for (std::size_t l = 0; l < layers.size(); ++l) {
+    std::memcpy(layers[l].first, model.arena().weight(base, l), sizeof(T) * n[l] * n[l + 1]);
+    std::memcpy(layers[l].second, model.arena().bias(base, l), sizeof(T) * n[l + 1]);
+  }
 }
 
 template <typename T>
-py::tuple get_layer(Model<T>& model, index_t layer, int which) {
-  check_layer(model, "get_layer", layer);
-  std::shared_lock lock(model.mutex());
-  const index_t in = model.config().sizes[layer], out = model.config().sizes[layer + 1];
-  T* base = section(model, which);
-  py::array_t<T> w({in, out}), b(out);
-  std::memcpy(w.mutable_data(), model.arena().weight(base, layer), sizeof(T) * in * out);
-  std::memcpy(b.mutable_data(), model.arena().bias(base, layer), sizeof(T) * out);
-  return py::make_tuple(w, b);
+std::vector<std::pair<T*, T*>> buffers_of(const py::list& layers) {
+  std::vector<std::pair<T*, T*>> buffers;
+  for (py::handle pair : layers)
+    buffers.emplace_back(pair[py::int_(0)].cast<py::array_t<T>>().mutable_data(),
+                         pair[py::int_(1)].cast<py::array_t<T>>().mutable_data());
+  return buffers;
 }
 
+// A training counter from Python: an int in [0, kCounterLimit].
+std::int64_t counter(const char* op, const py::dict& training, const char* name) {
+  const py::object value = training[name];
+  int overflow = 0;
+  long long v = -1;
+  if (PyLong_Check(value.ptr()) && !PyBool_Check(value.ptr()))
+    v = PyLong_AsLongLongAndOverflow(value.ptr(), &overflow);
+  MNISTMLP_CHECK(!overflow && v >= 0 && v <= kCounterLimit, op, name,
+                 " must be an integer in [0, 2**53], got ", std::string(py::repr(value)));
+  return v;
+}
+
+double finite_number(const char* op, const py::dict& training, const char* name) {
+  const double v = training[name].cast<double>();
+  MNISTMLP_CHECK(std::isfinite(v), op, name, " must be finite, got ", v);
+  return v;
+}
+
+// The model's state: the training counters and, for each of `sections`, every layer's (W, b),
+// all read at one moment (so a model that trains meanwhile is seen as of one batch).
 template <typename T>
-void set_layer(Model<T>& model, index_t layer, const py::array_t<T, py::array::c_style>& w,
-               const py::array_t<T, py::array::c_style>& b, int which) {
-  check_layer(model, "set_layer", layer);
-  const index_t in = model.config().sizes[layer], out = model.config().sizes[layer + 1];
-  if (w.ndim() != 2 || w.shape(0) != in || w.shape(1) != out)
-    fail("set_layer", "layer ", layer, " weight must have shape (", in, ", ", out, ")");
-  if (b.ndim() != 1 || b.shape(0) != out)
-    fail("set_layer", "layer ", layer, " bias must have shape (", out, ",)");
-  std::unique_lock lock(model.mutex());
-  T* base = section(model, which);
-  std::memcpy(model.arena().weight(base, layer), w.data(), sizeof(T) * in * out);
-  std::memcpy(model.arena().bias(base, layer), b.data(), sizeof(T) * out);
-  model.host_changed();
+py::tuple read_state(Model<T>& model, const std::vector<int>& sections) {
+  check_sections(model, "read_state", sections);
+  std::vector<py::list> layers;
+  std::vector<std::vector<std::pair<T*, T*>>> buffers;
+  for (std::size_t i = 0; i < sections.size(); ++i) {
+    layers.push_back(empty_layers(model));
+    buffers.push_back(buffers_of<T>(layers.back()));
+  }
+  TrainingState state;
+  {
+    py::gil_scoped_release release;  // safe: only the arrays' buffers are touched
+    auto lock = model.lock_for_reading();
+    for (std::size_t i = 0; i < sections.size(); ++i) copy_out(model, sections[i], buffers[i]);
+    state = model.state();
+  }
+  py::dict training;
+  training["step"] = state.step;
+  training["epoch"] = state.epoch;
+  training["loss_average"] = state.loss_average;
+  training["accuracy_average"] = state.accuracy_average;
+  return py::make_tuple(training, py::cast(layers));
+}
+
+// Replaces `sections` (each a list of (W, b) per layer) and, unless None, the training
+// counters. Refused, leaving the model as it was, when the result is not a state the model
+// may hold (Model::state_problem): what training can never produce, loading cannot either.
+template <typename T>
+void write_state(Model<T>& model, const std::vector<int>& sections, const py::list& values,
+                 const py::object& training, const std::string& caller) {
+  const char* op = caller.c_str();
+  check_sections(model, op, sections);
+  MNISTMLP_CHECK(py::len(values) == sections.size(), op, "expected ", sections.size(),
+                 " lists of layers, got ", py::len(values));
+  const std::vector<index_t>& n = model.config().sizes;
+  std::vector<py::array_t<T, py::array::c_style>> arrays;  // kept alive while copied
+  for (py::handle layers : values) {
+    MNISTMLP_CHECK(py::len(layers) == n.size() - 1, op, "expected ", n.size() - 1,
+                   " (W, b) pairs, got ", py::len(layers));
+    for (std::size_t l = 0; l + 1 < n.size(); ++l) {
+      const py::sequence pair = layers[py::int_(l)].cast<py::sequence>();
+      MNISTMLP_CHECK(py::len(pair) == 2, op, "layer ", l, ": expected a (W, b) pair");
+      arrays.push_back(py::array_t<T, py::array::c_style>::ensure(pair[0]));
+      arrays.push_back(py::array_t<T, py::array::c_style>::ensure(pair[1]));
+      const auto& w = arrays[arrays.size() - 2];
+      const auto& b = arrays.back();
+      const char* type = sizeof(T) == 4 ? "float32" : "float64";
+      MNISTMLP_CHECK(w && w.ndim() == 2 && w.shape(0) == n[l] && w.shape(1) == n[l + 1], op,
+                     "layer ", l, " weight must be a ", type, " array of shape (", n[l], ", ",
+                     n[l + 1], ")");
+      MNISTMLP_CHECK(b && b.ndim() == 1 && b.shape(0) == n[l + 1], op, "layer ", l,
+                     " bias must be a ", type, " array of shape (", n[l + 1], ",)");
+    }
+  }
+  TrainingState state;
+  const bool counters = !training.is_none();
+  if (counters) {
+    const py::dict d = training.cast<py::dict>();
+    state = {counter(op, d, "step"), counter(op, d, "epoch"), finite_number(op, d, "loss_average"),
+             finite_number(op, d, "accuracy_average")};
+  }
+  std::string problem;
+  {
+    py::gil_scoped_release release;  // safe: only the arrays' buffers are touched
+    WriteLock lock = model.lock_for_writing(op);
+    model.keep_restore_point();
+    for (std::size_t i = 0; i < sections.size(); ++i) {
+      T* base = section(model, sections[i]);
+      for (std::size_t l = 0; l + 1 < n.size(); ++l) {
+        const auto& w = arrays[2 * (i * (n.size() - 1) + l)];
+        const auto& b = arrays[2 * (i * (n.size() - 1) + l) + 1];
+        std::memcpy(model.arena().weight(base, l), w.data(), sizeof(T) * n[l] * n[l + 1]);
+        std::memcpy(model.arena().bias(base, l), b.data(), sizeof(T) * n[l + 1]);
+      }
+    }
+    if (counters) model.state() = state;
+    model.host_changed();
+    problem = model.state_problem();
+    if (!problem.empty()) model.roll_back();
+  }
+  if (!problem.empty()) fail(op, problem);
+}
+
+// Rows per block of a long inference call, between which Ctrl-C is checked: about 2e9
+// multiply-adds (tens of milliseconds), in whole chunks of the CPU backend's rows. It depends
+// on the network only, so results are the same for any thread count.
+index_t inference_block_rows(const ModelConfig& config) {
+  constexpr index_t kChunkRows = 512;
+  double per_row = 0;
+  for (index_t l = 0; l < config.layers(); ++l) per_row += double(config.sizes[l]) * config.sizes[l + 1];
+  return std::max<index_t>(1, static_cast<index_t>(2e9 / per_row) / kChunkRows) * kChunkRows;
+}
+
+// Runs body(rows, first) on consecutive blocks of x's rows with the GIL released, taking it
+// back between blocks to let Ctrl-C (KeyboardInterrupt) through. Between blocks the model's
+// lock is free, so an epoch that trains meanwhile is not held up by a long call.
+template <typename T, typename Body>
+void in_blocks(const Model<T>& model, const InputView& x, Body&& body) {
+  const index_t block = inference_block_rows(model.config());
+  for (index_t first = 0; first < x.rows || first == 0; first += block) {
+    InputView rows = x;
+    rows.rows = std::min(block, x.rows - first);
+    rows.data = static_cast<const char*>(x.data) + first * x.cols * element_size(x.type);
+    {
+      py::gil_scoped_release release;  // safe: body touches x's and the results' buffers only
+      body(rows, first);
+    }
+    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+  }
 }
 
 template <typename T>
@@ -188,13 +329,30 @@ void bind_model(py::module_& m, const char* name) {
            py::arg("nesterov"), py::arg("decay_rate"), py::arg("decay_steps"),
            py::arg("staircase"), py::arg("beta1"), py::arg("beta2"), py::arg("epsilon"),
            py::arg("seed"), py::arg("threads"), py::arg("device") = "cpu")
-      .def_property("threads", &Model<T>::threads, &Model<T>::set_threads)
+      .def_property(
+          "threads",
+          [](const Model<T>& model) {
+            py::gil_scoped_release release;
+            auto lock = model.lock_for_reading();
+            return model.threads();
+          },
+          [](Model<T>& model, int threads) {
+            py::gil_scoped_release release;
+            WriteLock lock = model.lock_for_writing("threads");
+            model.set_threads(threads);
+          })
       .def_property_readonly("device",
                              [](const Model<T>& model) { return name_of(model.device()); })
       .def_property(
-          "seed", [](const Model<T>& model) { return model.config().seed; },
+          "seed",
+          [](const Model<T>& model) {
+            py::gil_scoped_release release;
+            auto lock = model.lock_for_reading();
+            return model.config().seed;
+          },
           [](Model<T>& model, std::uint64_t seed) {
-            std::unique_lock lock(model.mutex());
+            py::gil_scoped_release release;
+            WriteLock lock = model.lock_for_writing("seed");
             model.set_seed(seed);
           })
       .def_property_readonly(
@@ -205,30 +363,43 @@ void bind_model(py::module_& m, const char* name) {
                              [](const Model<T>& model) { return model.arena().state_slots; })
       .def_property_readonly("arena_size",
                              [](const Model<T>& model) { return model.arena().memory.size(); })
-      .def_property(
-          "step", [](const Model<T>& model) { return model.state().step; },
-          [](Model<T>& model, std::int64_t v) { model.state().step = v; })
-      .def_property(
-          "epoch", [](const Model<T>& model) { return model.state().epoch; },
-          [](Model<T>& model, std::int64_t v) { model.state().epoch = v; })
-      .def_property(
-          "loss_average", [](const Model<T>& model) { return model.state().loss_average; },
-          [](Model<T>& model, double v) { model.state().loss_average = v; })
-      .def_property(
-          "accuracy_average",
-          [](const Model<T>& model) { return model.state().accuracy_average; },
-          [](Model<T>& model, double v) { model.state().accuracy_average = v; })
+      .def_property_readonly("step",
+                             [](const Model<T>& model) {
+                               py::gil_scoped_release release;
+                               auto lock = model.lock_for_reading();
+                               return model.state().step;
+                             })
+      .def_property_readonly("epoch",
+                             [](const Model<T>& model) {
+                               py::gil_scoped_release release;
+                               auto lock = model.lock_for_reading();
+                               return model.state().epoch;
+                             })
       .def(
           "initialize_layer",
           [](Model<T>& model, index_t layer, const std::string& init, double scale,
              std::uint64_t seed) {
-            std::unique_lock lock(model.mutex());
-            model.initialize_layer(layer, parse_weight_init(init), scale, seed);
+            const WeightInit how = parse_weight_init(init);
+            py::gil_scoped_release release;
+            WriteLock lock = model.lock_for_writing("initialize_layer");
+            model.initialize_layer(layer, how, scale, seed);
           },
           py::arg("layer"), py::arg("init"), py::arg("scale"), py::arg("seed"))
-      .def("get_layer", &get_layer<T>, py::arg("layer"), py::arg("section") = 0)
-      .def("set_layer", &set_layer<T>, py::arg("layer"), py::arg("weight"), py::arg("bias"),
-           py::arg("section") = 0)
+      .def("read_state", &read_state<T>, py::arg("sections"),
+           "(training counters, [[(W, b) per layer] per section]), read at one moment. "
+           "Sections: 0 parameters, 1 gradients, 2 + s optimizer state slot s.")
+      .def("write_state", &write_state<T>, py::arg("sections"), py::arg("layers"),
+           py::arg("training") = py::none(), py::arg("caller") = "write_state",
+           "Replaces sections (as read_state gives them) and, unless None, the training "
+           "counters; refused, changing nothing, if the result is not a valid state. Errors "
+           "name `caller`.")
+      .def("state_problem",
+           [](const Model<T>& model) {
+             py::gil_scoped_release release;
+             auto lock = model.lock_for_reading();
+             return model.state_problem();
+           },
+           "Why the model's parameters or optimizer state are invalid; '' when they are not.")
       .def("fit_epoch", &fit_epoch<T>, py::arg("x"), py::arg("y"), py::arg("batch_size"),
            py::arg("shuffle"), py::arg("callback") = py::none(),
            py::arg("report_interval") = 0.1, py::arg("data_token") = 0,
@@ -241,12 +412,11 @@ void bind_model(py::module_& m, const char* name) {
             model.check_inputs("predict", xv);
             py::array_t<T> out({xv.rows, model.config().outputs()});
             T* dst = out.mutable_data();
-            {
-              // Safe: x and out stay referenced here; the model is read under a shared lock.
-              py::gil_scoped_release release;
-              std::shared_lock lock(model.mutex());
-              model.backend().predict(dst, xv);
-            }
+            const index_t K = model.config().outputs();
+            in_blocks(model, xv, [&](const InputView& rows, index_t first) {
+              auto lock = model.lock_for_reading();
+              model.predict(dst + first * K, rows);
+            });
             return out;
           },
           py::arg("x"))
@@ -257,15 +427,20 @@ void bind_model(py::module_& m, const char* name) {
             const TargetView<T> yv = target_view<T>("evaluate", y);
             model.check_targets("evaluate", xv, yv);
             BatchMetrics total;
-            {
-              py::gil_scoped_release release;  // safe: as in predict
-              std::shared_lock lock(model.mutex());
-              total = model.backend().evaluate(xv, yv);
-            }
+            in_blocks(model, xv, [&](const InputView& rows, index_t first) {
+              TargetView<T> targets = yv;
+              targets.rows = rows.rows;
+              if (yv.labels) targets.labels += first;
+              if (yv.dense) targets.dense += first * yv.classes;
+              auto lock = model.lock_for_reading();
+              const BatchMetrics part = model.evaluate(rows, targets);
+              total.loss_sum += part.loss_sum;
+              total.correct += part.correct;
+            });
             const double scale = model.config().loss == Loss::mean_square
                                      ? 1.0 / double(model.config().outputs())
                                      : 1.0;
-            const double rows = double(std::max<index_t>(total.rows, 1));
+            const double rows = double(std::max<index_t>(xv.rows, 1));
             return py::make_tuple(total.loss_sum * scale / rows, double(total.correct) / rows);
           },
           py::arg("x"), py::arg("y"))
@@ -276,15 +451,17 @@ void bind_model(py::module_& m, const char* name) {
             const TargetView<T> yv = target_view<T>("loss_and_gradients", y);
             model.check_targets("loss_and_gradients", xv, yv);
             if (xv.rows < 1) fail("loss_and_gradients", "no rows");
+            py::list grads = empty_layers(model);
+            const auto buffers = buffers_of<T>(grads);
             double loss;
             {
-              py::gil_scoped_release release;  // safe: as in predict
-              std::unique_lock lock(model.mutex());
+              // Safe: x, y and the gradients' arrays stay referenced here; the gradients are
+              // copied out under the same lock that computed them.
+              py::gil_scoped_release release;
+              WriteLock lock = model.lock_for_writing("loss_and_gradients");
               loss = model.backend().loss_and_gradients(xv, yv);
+              copy_out(model, 1, buffers);
             }
-            py::list grads;
-            for (index_t l = 0; l < model.config().layers(); ++l)
-              grads.append(get_layer(model, l, 1));
             return py::make_tuple(loss, grads);
           },
           py::arg("x"), py::arg("y"));
@@ -304,6 +481,13 @@ void register_model(py::module_& m) {
       .def_readonly("epoch_loss", &EpochProgress::epoch_loss)
       .def_readonly("epoch_accuracy", &EpochProgress::epoch_accuracy)
       .def_readonly("seconds", &EpochProgress::seconds);
+  py::register_exception_translator([](std::exception_ptr raised) {
+    try {
+      if (raised) std::rethrow_exception(raised);
+    } catch (const NumericalError& error) {
+      PyErr_SetString(PyExc_FloatingPointError, error.what());
+    }
+  });
   m.attr("COUNTER_LIMIT") = kCounterLimit;
   bind_model<float>(m, "Model32");
   bind_model<double>(m, "Model64");

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "mnistmlp/rng.hpp"
 
@@ -16,6 +17,72 @@ Model<T>::Model(ModelConfig config, int threads, Device device)
   arena_.allocate(config_.sizes, config_.optimizer.state_slots());
   set_threads(threads);
   backend_ = device == Device::cuda ? make_cuda_backend(*this) : make_cpu_backend(*this);
+}
+
+template <typename T>
+WriteLock Model<T>::lock_for_writing(const char* op) {
+  if (epoch_thread_.load() == std::this_thread::get_id())
+    throw std::logic_error(error_message(
+        op, "the model is training on this thread: a progress callback may read the model "
+            "(predict, get_weights, save) but change it only after the epoch"));
+  WriteLock lock{std::unique_lock<std::mutex>(writer_mutex_),
+                 std::unique_lock<std::shared_mutex>(data_mutex_)};
+  return lock;
+}
+
+template <typename T>
+std::string Model<T>::state_problem() const {
+  // Parameters are squared (weight decay, gradient norms, mean squared error on linear
+  // outputs): beyond sqrt(max) that overflows, and a file holding such weights predicts NaN.
+  const double largest = std::sqrt(double(std::numeric_limits<T>::max()));
+  const char* type = sizeof(T) == 4 ? "float32" : "float64";
+  const ModelConfig& c = config_;
+  for (int section = -1; section < arena_.state_slots; ++section) {
+    const T* base = section < 0 ? arena_.params() : arena_.state(section);
+    for (index_t l = 0; l < c.layers(); ++l) {
+      const index_t counts[2] = {c.sizes[l] * c.sizes[l + 1], c.sizes[l + 1]};
+      const T* values[2] = {arena_.weight(base, l), arena_.bias(base, l)};
+      for (int part = 0; part < 2; ++part) {
+        const std::string what =
+            section < 0 ? std::string(part ? "the biases" : "the weights") + " of layer " + to_text(l)
+                        : "the optimizer state (slot " + to_text(section) + ") of layer " + to_text(l) +
+                              (part ? "'s biases" : "'s weights");
+        const bool second_moment = c.optimizer.kind == OptimizerKind::adam && section == 1;
+        for (index_t i = 0; i < counts[part]; ++i) {
+          const double v = values[part][i];
+          if (!std::isfinite(v)) return what + " hold NaN or Inf";
+          if (section < 0 && std::fabs(v) > largest)
+            return what + " hold " + to_text(v) + ", too large for " + type + " (at most " +
+                   to_text(largest) + " in magnitude, whose square is still finite)";
+          if (second_moment && v < 0) return what + " hold " + to_text(v) + " (Adam's v must be >= 0)";
+        }
+      }
+    }
+  }
+  return "";
+}
+
+template <typename T>
+void Model<T>::predict(T* out, const InputView& x) const {
+  check_inputs("predict", x);
+  backend_->predict(out, x);
+  const index_t K = config_.outputs();
+  for (index_t i = 0; i < x.rows * K; ++i)
+    if (!std::isfinite(out[i]))
+      throw NumericalError(error_message(
+          "predict", "the model's outputs overflow to NaN or Inf (first at row ", i / K,
+          "): its weights, or these inputs, are too large"));
+}
+
+template <typename T>
+BatchMetrics Model<T>::evaluate(const InputView& x, const TargetView<T>& y) const {
+  check_targets("evaluate", x, y);
+  const BatchMetrics total = backend_->evaluate(x, y);
+  if (!std::isfinite(total.loss_sum))
+    throw NumericalError(error_message(
+        "evaluate", "the loss overflows to NaN or Inf: the model's weights, or these inputs or "
+                    "targets, are too large"));
+  return total;
 }
 
 template <typename T>

@@ -1,12 +1,22 @@
 // A multilayer perceptron: its configuration, its parameter arena, its training counters and
-// the backend that runs it. Reads (predict, evaluate, reading weights) may run from several
-// threads at once; writes (training, setting weights) take the model exclusively.
+// the backend that runs it.
+//
+// Concurrency. Readers (predict, evaluate, reading parameters and counters) share the data
+// lock; writers (setting parameters or counters, loading, gradients) hold it alone. A writer
+// first takes the writer lock, which an epoch holds from start to end while it takes the
+// data lock only for its runs of batches: between runs, while it reports progress, readers
+// (its own progress callback among them) see the model as of the last finished batch, and no
+// other writer can change the model under the epoch. A writer called from the thread that
+// runs an epoch would wait for itself: lock_for_writing refuses it instead.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
+#include <string>
+#include <thread>
 
 #include "mnistmlp/arena.hpp"
 #include "mnistmlp/backend/backend.hpp"
@@ -27,6 +37,18 @@ struct TrainingState {
   double accuracy_average = 0;
 };
 
+// Exclusive use of a model: the writer lock, then the data lock.
+struct WriteLock {
+  std::unique_lock<std::mutex> writer;
+  std::unique_lock<std::shared_mutex> data;
+};
+
+// A numerical failure the caller can act on: training that diverged, outputs that overflowed.
+// Python sees FloatingPointError.
+struct NumericalError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 template <typename T>
 class Model {
  public:
@@ -41,8 +63,26 @@ class Model {
   const TrainingState& state() const { return state_; }
   Backend<T>& backend() { return *backend_; }
   const Backend<T>& backend() const { return *backend_; }
-  std::shared_mutex& mutex() const { return mutex_; }
   Device device() const { return device_; }
+
+  std::shared_lock<std::shared_mutex> lock_for_reading() const {
+    return std::shared_lock<std::shared_mutex>(data_mutex_);
+  }
+  // Waits until no epoch runs; throws naming `op` when called from the thread running one.
+  WriteLock lock_for_writing(const char* op);
+  // Marks the calling thread as the one running an epoch, while the object lives.
+  class EpochThread {
+   public:
+    explicit EpochThread(Model& model) : model_(model) {
+      model_.epoch_thread_ = std::this_thread::get_id();
+    }
+    ~EpochThread() { model_.epoch_thread_ = std::thread::id(); }
+    EpochThread(const EpochThread&) = delete;
+    EpochThread& operator=(const EpochThread&) = delete;
+
+   private:
+    Model& model_;
+  };
 
   // Counts writes to the arena made on the host (initialize_layer, set_layer, loading a
   // file): a backend that keeps its own copy of the arena uploads it again when this moves.
@@ -58,6 +98,17 @@ class Model {
   // the bound of uniform; ignored by the others), bias zero. Seeded: same seed, same values.
   void initialize_layer(index_t layer, WeightInit init, double scale, std::uint64_t seed);
 
+  // The model's parameters and optimizer state as every writer must leave them, or why not:
+  // parameters finite and small enough that squaring them (weight decay, gradient norms,
+  // mean squared error) cannot overflow T, optimizer state finite (Adam's v >= 0). "" if so.
+  std::string state_problem() const;
+
+  // Output activations of every row of x into out (rows, outputs), and the summed metrics of
+  // x against y. Throw naming `op` for NaN or Inf in x, and NumericalError when the outputs
+  // overflow (weights or inputs too large): never a NaN returned without a word.
+  void predict(T* out, const InputView& x) const;
+  BatchMetrics evaluate(const InputView& x, const TargetView<T>& y) const;
+
   // Check x and y against the network before any work; throws naming the operation.
   void check_inputs(const char* op, const InputView& x) const;
   void check_targets(const char* op, const InputView& x, const TargetView<T>& y) const;
@@ -68,7 +119,8 @@ class Model {
                                    index_t count) const;
 
   // Remembers the parameters, optimizer state and counters, for roll_back() to restore (an
-  // epoch that meets a NaN in its inputs is undone). The copy's memory is kept for reuse.
+  // epoch that meets a NaN in its inputs or diverges is undone; a write that would leave a
+  // bad state is refused). The copy's memory is kept for reuse.
   void keep_restore_point();
   void roll_back();
 
@@ -82,7 +134,9 @@ class Model {
   Device device_;
   std::uint64_t host_version_ = 0;
   std::unique_ptr<Backend<T>> backend_;
-  mutable std::shared_mutex mutex_;
+  mutable std::shared_mutex data_mutex_;
+  std::mutex writer_mutex_;
+  std::atomic<std::thread::id> epoch_thread_{};
 };
 
 }  // namespace mnistmlp

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <numeric>
+#include <stdexcept>
+#include <string>
 
 #include "mnistmlp/rng.hpp"
 
@@ -19,6 +22,17 @@ std::vector<index_t> epoch_order(std::uint64_t seed, std::int64_t epoch, index_t
   return order;
 }
 
+namespace {
+
+// The hint that ends a divergence message: what to change, with the setting's present value.
+std::string divergence_hint(const ModelConfig& config) {
+  return "Lower the learning rate (now " + to_text(config.optimizer.learning_rate) + ")" +
+         (config.clip_norm > 0 ? "" : " or clip the gradients (clip_norm)") +
+         "; with linear or mean_square outputs, also check the scale of the targets.";
+}
+
+}  // namespace
+
 template <typename T>
 EpochResult train_epoch(Model<T>& model, const InputView& x, const TargetView<T>& y,
                         index_t batch_size, bool shuffle, const ProgressCallback& progress,
@@ -27,12 +41,17 @@ EpochResult train_epoch(Model<T>& model, const InputView& x, const TargetView<T>
   const char* op = "fit_epoch";
   MNISTMLP_CHECK(batch_size >= 1, op, "batch_size must be at least 1, got ", batch_size);
   MNISTMLP_CHECK(x.rows >= 1, op, "no training rows");
-  std::unique_lock lock(model.mutex());
+  WriteLock lock = model.lock_for_writing(op);
+  const typename Model<T>::EpochThread training_thread(model);
   model.check_targets(op, x, y);
 
   TrainingState& state = model.state();
-  const std::vector<index_t> order = epoch_order(model.config().seed, state.epoch, x.rows, shuffle);
   const index_t batches = tiles(x.rows, batch_size);
+  if (state.step > kCounterLimit - batches || state.epoch >= kCounterLimit)
+    throw std::overflow_error(error_message(
+        op, "the model has trained ", state.epoch, " epochs and ", state.step,
+        " steps: another epoch would take its counters past 2**53"));
+  const std::vector<index_t> order = epoch_order(model.config().seed, state.epoch, x.rows, shuffle);
 
   EpochResult result;
   result.batch_loss.resize(batches);
@@ -44,11 +63,26 @@ EpochResult train_epoch(Model<T>& model, const InputView& x, const TargetView<T>
   double loss_total = 0;
   index_t correct_total = 0;
 
-  // Folds the metrics of batches [p.batches_done, done) into the running figures.
+  Backend<T>& backend = model.backend();
+  // Undoes the ended epoch, then raises NumericalError saying what diverged.
+  auto diverged = [&](const std::string& what) {
+    const std::int64_t epoch = state.epoch + 1;
+    model.roll_back();
+    throw NumericalError(error_message(
+        op, "training diverged in epoch ", epoch, ": ", what,
+        ". The model is back as it was before this epoch. ", divergence_hint(model.config())));
+  };
+  // Folds the metrics of batches [p.batches_done, done) into the running figures; a batch
+  // whose loss is NaN or Inf ends the epoch as diverged.
   auto account = [&](index_t done) {
-    model.backend().read_metrics(p.batches_done, done, metrics.data() + p.batches_done);
+    backend.read_metrics(p.batches_done, done, metrics.data() + p.batches_done);
     for (index_t b = p.batches_done; b < done; ++b) {
       const BatchMetrics& m = metrics[b];
+      if (!std::isfinite(m.loss)) {
+        backend.end_epoch();
+        diverged("the loss of batch " + to_text(b + 1) + " (step " + to_text(p.step + 1) +
+                 ") is " + to_text(m.loss));
+      }
       const double accuracy = double(m.correct) / double(m.rows);
       const double t = double(p.step);
       const double decay = std::min(0.9, (1.0 + t) / (10.0 + t));
@@ -67,13 +101,20 @@ EpochResult train_epoch(Model<T>& model, const InputView& x, const TargetView<T>
     p.epoch_loss = done ? loss_total / double(done) : 0;
     p.epoch_accuracy = p.samples_done ? double(correct_total) / double(p.samples_done) : 0;
   };
+  // Reports progress with the data lock released, so the callback (and other threads) can
+  // read the model meanwhile.
+  auto report = [&] {
+    lock.data.unlock();
+    const bool keep_going = progress(p);
+    lock.data.lock();
+    return keep_going;
+  };
 
   const auto start = clock::now();
   const auto interval = std::chrono::duration_cast<clock::duration>(
       std::chrono::duration<double>(progress ? report_interval : 1e9));
   p.step = state.step;
-  Backend<T>& backend = model.backend();
-  if (backend.checks_inputs()) model.keep_restore_point();
+  model.keep_restore_point();
   backend.begin_epoch(x, y, order.data(), batch_size);
   index_t launched = 0;
   while (launched < batches) {
@@ -88,7 +129,8 @@ EpochResult train_epoch(Model<T>& model, const InputView& x, const TargetView<T>
     if (progress && launched < batches) {
       account(launched);
       p.seconds = std::chrono::duration<double>(clock::now() - start).count();
-      if (!progress(p)) {
+      backend.sync_host_arena();
+      if (!report()) {
         result.stopped = true;
         break;
       }
@@ -96,11 +138,12 @@ EpochResult train_epoch(Model<T>& model, const InputView& x, const TargetView<T>
   }
   account(launched);
   backend.end_epoch();
+  if (const std::string problem = model.state_problem(); !problem.empty()) diverged(problem);
   p.seconds = std::chrono::duration<double>(clock::now() - start).count();
   if (!result.stopped) ++state.epoch;
   result.batch_loss.resize(launched);
   result.batch_accuracy.resize(launched);
-  if (progress && !result.stopped) progress(p);
+  if (progress && !result.stopped) report();
   return result;
 }
 

@@ -376,6 +376,7 @@ class MLP:
     # -- model files --------------------------------------------------------------------
 
     def _file_config(self) -> dict:
+        """The model file's description of this model, but for its training counters."""
         optimizer = {"name": self.optimizer.name, **dataclasses.asdict(self.optimizer)}
         return {
             "layer_sizes": self.layer_sizes,
@@ -389,41 +390,34 @@ class MLP:
             "seed": self.seed,
             "dtype": self.dtype.name,
             "optimizer": optimizer,
-            "training": {
-                "step": self._engine.step,
-                "epoch": self._engine.epoch,
-                "loss_average": self._engine.loss_average,
-                "accuracy_average": self._engine.accuracy_average,
-            },
         }
 
-    def _file_sections(self, optimizer: dict):
+    def _file_sections(self, optimizer: dict) -> List[Tuple[str, int]]:
         """(tensor-name prefix, engine arena section) of each group of tensors in a file:
         the parameters, then each optimizer state slot (arena section 1 holds gradients)."""
-        yield "layers", 0
-        for slot, name in enumerate(state_slots(optimizer)):
-            yield f"optimizer.{name}.layers", 2 + slot
-
-    def _file_tensors(self, config: dict) -> Dict[str, np.ndarray]:
-        tensors = {}
-        for prefix, section in self._file_sections(config["optimizer"]):
-            for layer in range(self.n_layers):
-                W, b = self._engine.get_layer(layer, section)
-                tensors[f"{prefix}.{layer}.weight"] = W
-                tensors[f"{prefix}.{layer}.bias"] = b
-        return tensors
+        return [("layers", 0)] + [(f"optimizer.{name}.layers", 2 + slot)
+                                  for slot, name in enumerate(state_slots(optimizer))]
 
     def save(self, path, extra: Optional[dict] = None) -> None:
         """Save architecture, weights, optimizer state and counters to a safetensors file.
 
         A model loaded from it predicts identically and resumes training exactly where this
         one stands. ``extra`` (JSON-able) is stored alongside, for wrappers such as the
-        TFLearn API. The file is written atomically.
+        TFLearn API. The file is written atomically. Saving while the model trains in
+        another thread (or from a progress callback) saves it as of its last finished batch.
         """
         config = self._file_config()
+        sections = self._file_sections(config["optimizer"])
+        # One read of the engine: counters and tensors from the same moment.
+        config["training"], layers = self._engine.read_state([section for _, section in sections])
         if extra is not None:
             config["extra"] = extra
-        write_model_file(path, config, self._file_tensors(config))
+        tensors = {}
+        for (prefix, _), pairs in zip(sections, layers):
+            for layer, (W, b) in enumerate(pairs):
+                tensors[f"{prefix}.{layer}.weight"] = W
+                tensors[f"{prefix}.{layer}.bias"] = b
+        write_model_file(path, config, tensors)
 
     @classmethod
     def load(cls, path, threads: Optional[int] = None, device: str = "cpu") -> "MLP":
@@ -453,7 +447,7 @@ class MLP:
         except (ValueError, TypeError) as exc:
             raise ModelFileError(f"{path}: inconsistent model settings: {exc}") from None
         model.weight_init = config["weight_init"]
-        model._load_state(config, tensors)
+        model._load_state(path, config, tensors)
         return model
 
     def load_weights(self, path, weights_only: bool = False) -> None:
@@ -469,37 +463,44 @@ class MLP:
         for key in keys:
             if config[key] != mine[key]:
                 raise ModelFileError(f"{path}: {key} is {config[key]!r} in the file but {mine[key]!r} in this model")
-        if weights_only:
-            for layer in range(self.n_layers):
-                self._engine.set_layer(layer, tensors[f"layers.{layer}.weight"], tensors[f"layers.{layer}.bias"])
-            return
-        if state_slots(config["optimizer"]) != state_slots(mine["optimizer"]):
+        if not weights_only and state_slots(config["optimizer"]) != state_slots(mine["optimizer"]):
             raise ModelFileError(
                 f"{path}: saved with optimizer {config['optimizer']['name']!r}, whose state does not fit "
                 f"this model's {mine['optimizer']['name']!r} (load with weights_only=True)"
             )
-        self._load_state(config, tensors)
+        self._load_state(path, config, tensors, weights_only)
 
-    def _load_state(self, config: dict, tensors: Dict[str, np.ndarray]) -> None:
-        """Weights, optimizer state and counters from a checked model file."""
-        for prefix, section in self._file_sections(config["optimizer"]):
-            for layer in range(self.n_layers):
-                self._engine.set_layer(layer, tensors[f"{prefix}.{layer}.weight"], tensors[f"{prefix}.{layer}.bias"], section)
-        training = config["training"]
-        self.seed = self._engine.seed = config["seed"]
-        self._engine.step = training["step"]
-        self._engine.epoch = training["epoch"]
-        self._engine.loss_average = training["loss_average"]
-        self._engine.accuracy_average = training["accuracy_average"]
+    def _load_state(self, path, config: dict, tensors: Dict[str, np.ndarray], weights_only: bool = False) -> None:
+        """Weights and, unless ``weights_only``, optimizer state, counters and seed from a
+        checked model file; a state the model may not hold is refused as ModelFileError."""
+        sections = self._file_sections(config["optimizer"])[:1 if weights_only else None]
+        layers = [
+            [(tensors[f"{prefix}.{layer}.weight"], tensors[f"{prefix}.{layer}.bias"]) for layer in range(self.n_layers)]
+            for prefix, _ in sections
+        ]
+        try:
+            self._engine.write_state([section for _, section in sections], layers,
+                                     None if weights_only else config["training"], caller="MLP.load")
+        except ValueError as exc:
+            raise ModelFileError(f"{path}: {_untagged(exc)}") from None
+        if not weights_only:
+            self.seed = self._engine.seed = config["seed"]
 
     # -- weights ------------------------------------------------------------------------
 
     def get_weights(self) -> List[Tuple[np.ndarray, np.ndarray]]:
-        """Copies of ``[(W (in, out), b (out,)), ...]``, one pair per layer."""
-        return [self._engine.get_layer(layer) for layer in range(self.n_layers)]
+        """Copies of ``[(W (in, out), b (out,)), ...]``, one pair per layer.
+
+        Safe while the model trains in another thread or from a progress callback: the
+        weights are then those of the last finished batch."""
+        return self._engine.read_state([0])[1][0]
 
     def set_weights(self, weights: Sequence[Tuple[np.ndarray, np.ndarray]]) -> None:
-        """Replace every layer's weight and bias; shapes must match, values must be finite."""
+        """Replace every layer's weight and bias.
+
+        Shapes must match; values must be floating-point, finite, and small enough that their
+        squares are finite in the model's dtype (training squares them). Refused weights
+        leave the model as it was."""
         weights = list(weights)
         if len(weights) != self.n_layers:
             raise ValueError(f"expected {self.n_layers} (W, b) pairs, got {len(weights)}")
@@ -515,11 +516,16 @@ class MLP:
                     f"got {W.shape} and {b.shape}"
                 )
             for name, a in (("W", W), ("b", b)):
-                if not np.issubdtype(a.dtype, np.floating) or not np.isfinite(a).all():
-                    raise ValueError(f"layer {layer}: {name} must hold finite floating-point values")
+                if not np.issubdtype(a.dtype, np.floating):
+                    raise ValueError(f"layer {layer}: {name} must hold floating-point values, got {a.dtype}")
             checked.append((np.ascontiguousarray(W, self.dtype), np.ascontiguousarray(b, self.dtype)))
-        for layer, (W, b) in enumerate(checked):
-            self._engine.set_layer(layer, W, b)
+        self._engine.write_state([0], [checked], caller="MLP.set_weights")
+
+
+def _untagged(error: Exception) -> str:
+    """An engine error's message without its leading ``[operation]`` tag."""
+    message = str(error)
+    return message.split("] ", 1)[1] if message.startswith("[") and "] " in message else message
 
 
 class _EpochDisplay:

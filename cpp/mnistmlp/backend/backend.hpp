@@ -71,6 +71,10 @@ class Backend {
   virtual index_t nonfinite_row() const { return -1; }
   // Metrics of batches [begin, end) of the current epoch, waiting for them if needed.
   virtual void read_metrics(index_t begin, index_t end, BatchMetrics* out) = 0;
+  // Brings the model's host arena up to the batches read so far, for readers between runs of
+  // batches (a backend that trains on a copy of its own copies it back).
+  virtual void sync_host_arena() {}
+  // Ends the epoch; the host arena then holds its result.
   virtual void end_epoch() = 0;
 
   // Output activations (rows, classes) for every row of x. Safe to call from several threads.

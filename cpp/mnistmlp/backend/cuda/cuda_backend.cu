@@ -301,12 +301,14 @@ class CudaBackend final : public Backend<T> {
     });
   }
 
-  void end_epoch() override {
+  void sync_host_arena() override {
     naming_errors("fit_epoch", [&] {
       activate();
       download_arena();
     });
   }
+
+  void end_epoch() override { sync_host_arena(); }
 
   void predict(T* out, const InputView& x) const override {
     model_.check_finite("predict", x, 0, x.rows);
