@@ -1,5 +1,7 @@
 """Bad input gets a clear exception that names the problem; nothing crashes or hangs."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -201,3 +203,153 @@ def test_engine_checks_what_it_relies_on():
     with pytest.raises(ValueError, match=r"\[model\] no dropout on the output layer"):
         _core.Model32([4, 3], ["softmax"], "categorical_crossentropy", [0.5], [0.0], 0.0, "sgd", 0.1, 0.0, False,
                       1.0, 1.0, False, 0.9, 0.999, 1e-8, 0, 1)
+
+
+# -- numbers that do not fit: divergence, overflow, counters ----------------------------------
+
+
+def _mnist_like(n=600, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.integers(0, 256, size=(n, 784), dtype=np.uint8)
+    X[rng.random((n, 784)) < 0.8] = 0
+    return X, rng.integers(0, 10, n)
+
+
+def _state(model):
+    training, sections = model._engine.read_state(list(range(2 + model._engine.state_slots)))
+    return training, [a.tobytes() for section in sections for pair in section for a in pair]
+
+
+@pytest.mark.parametrize(
+    "settings,learning_rate,what",
+    [
+        # Cross-entropy's gradient is bounded: the weights grow until they no longer fit.
+        (dict(), 1e6, r"the weights of layer \d hold -?[0-9.e+]+, too large for float32 \(at most 1.84467e\+19 in "
+                      r"magnitude, whose square is still finite\)"),
+        # A squared error's gradient grows with the error: the loss overflows within batches.
+        (dict(output_activation="linear", loss="mean_square"), 100, r"the loss of batch \d+ \(step \d+\) is inf"),
+    ],
+)
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_diverged_training_raises_and_leaves_the_model_as_before(settings, learning_rate, what, momentum, tmp_path):
+    X, y = _mnist_like()
+    optimizer = mnistmlp.optimizers.SGD(learning_rate, momentum=momentum)
+    model = mnistmlp.MLP([784, 100, 10], optimizer=optimizer, seed=0, threads=2, **settings)
+    before = _state(model)
+    with pytest.raises(FloatingPointError, match=(
+            rf"\[fit_epoch\] training diverged in epoch 1: {what}\. The model is back as it was before this epoch\. "
+            rf"Lower the learning rate \(now {re.escape(format(learning_rate, 'g'))}\) or clip the gradients \(clip_norm\)")):
+        model.fit(X, y, epochs=3, batch_size=10, verbose=0)
+    assert _state(model) == before and model.steps_ == 0 and model.epochs_ == 0
+    # A model that failed to train is still a model the library can save and load.
+    model.save(tmp_path / "m.safetensors")
+    assert _state(mnistmlp.MLP.load(tmp_path / "m.safetensors")) == before
+
+
+def test_progress_reports_stop_before_a_diverged_batch():
+    X, y = _mnist_like(3000)
+    model = mnistmlp.MLP([784, 100, 10], output_activation="linear", loss="mean_square",
+                         optimizer=mnistmlp.optimizers.SGD(100), seed=0, threads=2)
+    reports = []
+    with pytest.raises(FloatingPointError, match=r"the loss of batch (\d+) \(step \1\) is inf"):
+        model._engine.fit_epoch(X, y.astype(np.int32), 10, True, lambda p: reports.append(p.epoch_loss), 0.0)
+    assert reports and np.isfinite(reports).all()
+    assert model.steps_ == 0
+
+
+def test_divergence_in_a_later_epoch_undoes_only_that_epoch():
+    X, y = _mnist_like()
+    model = mnistmlp.MLP([784, 32, 10], output_activation="linear", loss="mean_square", optimizer="sgd", seed=0,
+                         threads=1)
+    model.fit(X, y, epochs=1, batch_size=10, verbose=0)
+    # Weights so large that the next epoch's squared error overflows float32.
+    model.set_weights([(W * 1e15, b) for W, b in model.get_weights()])
+    before = _state(model)
+    with pytest.raises(FloatingPointError, match=r"training diverged in epoch 2: the loss of batch 1 \(step 61\) is inf"):
+        model.fit(X, y, epochs=1, batch_size=10, verbose=0)
+    assert _state(model) == before and model.epochs_ == 1 and model.steps_ == 60
+
+
+@pytest.mark.parametrize("dtype,value", [("float32", 3e38), ("float32", 2e19), ("float64", 1e200)])
+def test_weights_too_large_to_square_are_refused(dtype, value, tmp_path):
+    model = mnistmlp.MLP([784, 4, 10], dtype=dtype, seed=0)
+    weights = model.get_weights()
+    before = _state(model)
+    huge = weights[1][0].copy()
+    huge[2, 3] = -value
+    with pytest.raises(ValueError, match=re.escape(f"[MLP.set_weights] the weights of layer 1 hold -{value:g}, too large for {dtype}")):
+        model.set_weights([weights[0], (huge, weights[1][1])])
+    assert _state(model) == before  # refused whole: layer 0 was not changed either
+
+
+def test_outputs_that_overflow_raise_instead_of_returning_nan():
+    model = mnistmlp.MLP([784, 4, 10], seed=0, threads=1)
+    model.set_weights([(np.ones((784, 4)), np.zeros(4)), (np.tile([1.0, -1.0], (4, 5)), np.zeros(10))])
+    X = np.full((3, 784), 1e37, np.float32)
+    X[0] = 0.5
+    with pytest.raises(FloatingPointError, match=r"\[predict\] the model's outputs overflow to NaN or Inf \(first at row 1\)"):
+        model.predict_proba(X)
+    with pytest.raises(FloatingPointError, match=r"\[evaluate\] the loss overflows to NaN or Inf"):
+        model.evaluate(X, np.zeros(3, int))
+    assert np.isfinite(model.predict_proba(X[:1])).all()
+
+
+def test_a_loss_that_overflows_in_evaluate_raises():
+    model = mnistmlp.MLP([784, 4, 2], output_activation="linear", loss="mean_square", seed=0)
+    X = np.zeros((2, 784), np.float32)
+    assert np.isfinite(model.evaluate(X, np.ones((2, 2)))["loss"])
+    with pytest.raises(FloatingPointError, match="the loss overflows"):
+        model.evaluate(X, np.full((2, 2), 1e30))
+
+
+def test_training_counters_stop_at_their_limit():
+    X, y = _mnist_like(n=100)
+    model = mnistmlp.MLP([784, 8, 10], seed=0)
+    training, layers = model._engine.read_state([0])
+    model._engine.write_state([], [], dict(training, step=_core.COUNTER_LIMIT - 5))
+    before = _state(model)
+    with pytest.raises(OverflowError, match=r"\[fit_epoch\] the model has trained 0 epochs and 9007199254740987 steps: "
+                                            r"another epoch would take its counters past 2\*\*53"):
+        model.fit(X, y, batch_size=10, verbose=0)
+    assert _state(model) == before
+    model.fit(X[:50], y[:50], batch_size=10, verbose=0)  # exactly up to the limit is fine
+    assert model.steps_ == _core.COUNTER_LIMIT
+    for counter in ("step", "epoch"):
+        with pytest.raises(ValueError, match=rf"{counter} must be an integer in \[0, 2\*\*53\], got 9223372036854775807"):
+            model._engine.write_state([], [], dict(training, **{counter: 2**63 - 1}))
+
+
+def test_engine_refuses_optimizer_state_no_training_could_leave():
+    model = mnistmlp.MLP([784, 4, 10], optimizer="adam", seed=0)
+    training, (params, m, v) = model._engine.read_state([0, 2, 3])
+    v[1] = (v[1][0], np.full_like(v[1][1], -1.0))
+    with pytest.raises(ValueError, match=r"the optimizer state \(slot 1\) of layer 1's biases hold -1 \(Adam's v must be >= 0\)"):
+        model._engine.write_state([3], [v])
+    m[0] = (np.full_like(m[0][0], np.inf), m[0][1])
+    with pytest.raises(ValueError, match=r"the optimizer state \(slot 0\) of layer 0's weights hold NaN or Inf"):
+        model._engine.write_state([2], [m])
+    assert model._engine.state_problem() == ""
+
+
+@pytest.mark.parametrize(
+    "make,match",
+    [
+        (lambda: mnistmlp.optimizers.SGD(0.1, decay_rate=1.5, decay_steps=10), r"decay_rate must be in \(0, 1\]"),
+        (lambda: mnistmlp.optimizers.Adam(epsilon=float("inf")), "epsilon must be a finite number > 0"),
+        (lambda: mnistmlp.optimizers.Adam(epsilon=0.0), "epsilon must be a finite number > 0"),
+        (lambda: mnistmlp.optimizers.SGD(0.1, decay_rate=0.5, decay_steps=float("inf")), "decay_steps must be a finite number > 0"),
+    ],
+)
+def test_optimizer_settings_that_diverge_or_divide_by_zero_are_refused(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_engine_refuses_the_same_optimizer_settings():
+    common = (1.0, 1.0, False, 0.9, 0.999)
+    with pytest.raises(ValueError, match=r"\[model\] decay_rate must be in \(0, 1\], got 1.5"):
+        _core.Model32([4, 3], ["softmax"], "categorical_crossentropy", [0.0], [0.0], 0.0, "sgd", 0.1, 0.0, False,
+                      1.5, 10.0, False, 0.9, 0.999, 1e-8, 0, 1)
+    with pytest.raises(ValueError, match=r"\[model\] epsilon must be a finite number > 0, got inf"):
+        _core.Model32([4, 3], ["softmax"], "categorical_crossentropy", [0.0], [0.0], 0.0, "adam", 0.1, 0.0, False,
+                      *common, float("inf"), 0, 1)

@@ -98,11 +98,14 @@ void ModelConfig::validate() const {
                  "learning_rate must be a finite number > 0, got ", o.learning_rate);
   MNISTMLP_CHECK(o.momentum >= 0.0 && o.momentum < 1.0, op, "momentum must be in [0, 1), got ",
                  o.momentum);
-  MNISTMLP_CHECK(o.decay_rate > 0.0 && o.decay_steps > 0.0, op,
-                 "decay_rate and decay_steps must be > 0");
+  MNISTMLP_CHECK(o.decay_rate > 0.0 && o.decay_rate <= 1.0, op,
+                 "decay_rate must be in (0, 1], got ", o.decay_rate);
+  MNISTMLP_CHECK(o.decay_steps > 0.0 && std::isfinite(o.decay_steps), op,
+                 "decay_steps must be a finite number > 0, got ", o.decay_steps);
   MNISTMLP_CHECK(o.beta1 >= 0.0 && o.beta1 < 1.0 && o.beta2 >= 0.0 && o.beta2 < 1.0, op,
                  "beta1 and beta2 must be in [0, 1)");
-  MNISTMLP_CHECK(o.epsilon >= 0.0, op, "epsilon must be >= 0");
+  MNISTMLP_CHECK(o.epsilon > 0.0 && std::isfinite(o.epsilon), op,
+                 "epsilon must be a finite number > 0, got ", o.epsilon);
 }
 
 }  // namespace mnistmlp

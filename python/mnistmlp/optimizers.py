@@ -62,7 +62,10 @@ class SGD:
         if (self.decay_rate is None) != (self.decay_steps is None):
             raise ValueError("give both decay_rate and decay_steps, or neither")
         if self.decay_rate is not None:
+            # A rate above 1 grows the learning rate exponentially: training then diverges.
             _check_positive("decay_rate", self.decay_rate)
+            if self.decay_rate > 1:
+                raise ValueError(f"decay_rate must be in (0, 1] (a rate above 1 grows the learning rate), got {self.decay_rate!r}")
             _check_positive("decay_steps", self.decay_steps)
 
     def _engine_args(self) -> dict:
@@ -92,8 +95,8 @@ class Adam:
         _check_positive("learning_rate", self.learning_rate)
         _check_unit_interval("beta1", self.beta1)
         _check_unit_interval("beta2", self.beta2)
-        if isinstance(self.epsilon, bool) or not isinstance(self.epsilon, (int, float)) or not self.epsilon >= 0:
-            raise ValueError(f"epsilon must be a number >= 0, got {self.epsilon!r}")
+        # Zero would divide 0 by 0 for weights whose gradient stays zero (MNIST's border pixels).
+        _check_positive("epsilon", self.epsilon)
 
     def _engine_args(self) -> dict:
         return dict(
