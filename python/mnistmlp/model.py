@@ -283,7 +283,13 @@ class MLP:
         Ctrl-C stops between two batches, leaves the model consistent and raises
         KeyboardInterrupt. NaN or Inf in ``X`` raises ValueError naming the first row and
         column holding one; the model is left as it was before the epoch that met it (the
-        first, since every epoch reads every row).
+        first, since every epoch reads every row). Training that diverges (a batch loss of
+        NaN or Inf, or weights too large to square in the model's dtype) raises
+        FloatingPointError and leaves the model as it was before that epoch.
+
+        ``on_progress`` may read the model (``predict``, ``evaluate``, ``get_weights``,
+        ``save``), which it sees as of the last finished batch, but not change it: that
+        raises RuntimeError. So may other threads; their changes wait for the epoch's end.
         """
         epochs = check_int("epochs", epochs, 1)
         batch_size = check_int("batch_size", batch_size, 1)
@@ -349,7 +355,9 @@ class MLP:
     def predict_proba(self, X) -> np.ndarray:
         """Output activations (softmax probabilities for a softmax output), shape (n, classes).
 
-        Safe to call from several threads at once.
+        Safe to call from several threads at once, and while the model trains (it then
+        predicts with the weights of the last finished batch). Ctrl-C interrupts a long call.
+        Raises FloatingPointError, never returns NaN, when the outputs overflow.
         """
         return self._engine.predict(as_inputs(X, self.layer_sizes[0], check_finite=False))
 
