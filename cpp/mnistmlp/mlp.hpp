@@ -84,8 +84,9 @@ class Model {
     Model& model_;
   };
 
-  // Counts writes to the arena made on the host (initialize_layer, set_layer, loading a
-  // file): a backend that keeps its own copy of the arena uploads it again when this moves.
+  // Counts writes to the arena made on the host (initializing or setting weights, loading a
+  // file, rolling back): a backend that keeps its own copy of the arena uploads it again when
+  // this moves.
   std::uint64_t host_version() const { return host_version_; }
   void host_changed() { ++host_version_; }
 
