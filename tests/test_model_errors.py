@@ -123,6 +123,18 @@ def test_inference_names_the_first_non_finite_input(density, bad):
         assert np.isfinite(model.predict_proba(finite)).all()
 
 
+def test_inference_names_rows_as_the_caller_counts_them_past_its_first_block():
+    """Long calls run in blocks of rows (2,048 for this network): a row in a later block is
+    still named by its place in X."""
+    X = np.zeros((6000, 784), np.float32)
+    X[5000, 7] = np.nan
+    model = mnistmlp.MLP([784, 1024, 10], seed=0, threads=2)
+    with pytest.raises(ValueError, match=r"NaN or Inf \(first at row 5000, column 7\)"):
+        model.predict_proba(X)
+    with pytest.raises(ValueError, match=r"NaN or Inf \(first at row 5000, column 7\)"):
+        model.evaluate(X, np.zeros(6000, int))
+
+
 @pytest.mark.parametrize(
     "kwargs,match",
     [

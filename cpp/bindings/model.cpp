@@ -235,6 +235,7 @@ void in_blocks(const Model<T>& model, const InputView& x, Body&& body) {
     InputView rows = x;
     rows.rows = std::min(block, x.rows - first);
     rows.data = static_cast<const char*>(x.data) + first * x.cols * element_size(x.type);
+    rows.first_row = first;
     {
       py::gil_scoped_release release;  // safe: body touches x's and the results' buffers only
       body(rows, first);

@@ -70,7 +70,7 @@ void Model<T>::predict(T* out, const InputView& x) const {
   for (index_t i = 0; i < x.rows * K; ++i)
     if (!std::isfinite(out[i]))
       throw NumericalError(error_message(
-          "predict", "the model's outputs overflow to NaN or Inf (first at row ", i / K,
+          "predict", "the model's outputs overflow to NaN or Inf (first at row ", x.first_row + i / K,
           "): its weights, or these inputs, are too large"));
 }
 
@@ -157,7 +157,7 @@ void Model<T>::check_finite(const char* op, const InputView& x, index_t first,
     for (index_t r = first; r < first + count; ++r)
       for (index_t c = 0; c < x.cols; ++c)
         MNISTMLP_CHECK(std::isfinite(static_cast<T>(data[r * x.cols + c])), op,
-                       "X contains NaN or Inf (first at row ", r, ", column ", c, ")");
+                       "X contains NaN or Inf (first at row ", x.first_row + r, ", column ", c, ")");
   };
   if (x.type == ElementType::float32) scan(static_cast<const float*>(x.data));
   if (x.type == ElementType::float64) scan(static_cast<const double*>(x.data));

@@ -22,6 +22,9 @@ struct InputView {
   const void* data = nullptr;
   ElementType type = ElementType::float32;
   index_t rows = 0, cols = 0;
+  // The caller's number of row 0, when these rows are a block of a bigger array: errors name
+  // rows as the caller counts them.
+  index_t first_row = 0;
   // Nonzero: the caller promises that training data (x and its targets) seen again with the
   // same token, pointers and shapes is unchanged, so a backend may keep its own copy across
   // epochs (the CUDA backend keeps the training set on the GPU for a whole fit). 0: no promise.
