@@ -1,6 +1,7 @@
 """Model files: safetensors, no pickle, exact round trips, clean failures on bad files."""
 
 import json
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -119,26 +120,75 @@ def set_key(key, value):
     return change
 
 
+def set_training(key, value):
+    def change(tensors, meta, config):
+        config["training"][key] = value
+
+    return change
+
+
+def set_raw(key, text, within=()):
+    """The description's ``key`` (in the objects ``within``) set to a raw JSON text that
+    json.dumps would not write."""
+    def change(tensors, meta, config):
+        target = config
+        for outer in within:
+            target = target[outer]
+        target[key] = "@raw@"
+        meta["mnistmlp"] = json.dumps(config).replace('"@raw@"', text)
+
+    return change
+
+
 @pytest.mark.parametrize(
     "change,match",
     [
         (lambda t, m, c: m.pop("mnistmlp"), "model description .* is missing"),
         (lambda t, m, c: m.update(mnistmlp="{not json"), "not valid JSON"),
+        (lambda t, m, c: m.update(mnistmlp="[1, 2]"), "model description must be a JSON object, got a list of 2"),
         (lambda t, m, c: m.update(format="other"), "not an mnistmlp model file"),
         (lambda t, m, c: m.update(format_version="7"), "format version '7' is not supported"),
-        (set_key("activation", ["gelu"]), "activation must list 1 valid values"),
-        (set_key("output_activation", "softplus"), "unknown output_activation"),
-        (set_key("loss", "hinge"), "unknown loss"),
-        (set_key("optimizer", {"name": "rmsprop"}), "optimizer must name one of"),
+        (set_key("activation", ["gelu"]), r"activation\[0\] must be one of 'relu', .*, got \"gelu\""),
+        (set_key("activation", ["relu", "relu"]), "activation must list 1 value .one per hidden layer., got 2"),
+        (set_key("output_activation", "softplus"), "output_activation must be one of"),
+        (set_key("loss", "hinge"), "loss must be one of"),
+        (set_key("optimizer", {"name": "rmsprop"}), "optimizer.name must be one of 'sgd', 'adam', got \"rmsprop\""),
         (set_key("layer_sizes", [20, 9, 4]), r"layers.0.weight has shape \(20, 8\), expected \(20, 9\)"),
-        (set_key("dtype", "float64"), "is float32, expected float64"),
-        (set_key("training", {"step": -1}), "training counters"),
+        (set_key("dtype", "float64"), "tensor layers.0.weight holds float32 values, expected float64"),
+        (set_training("step", -1), r"training.step must be an integer in \[0, 9007199254740992\], got -1"),
         (lambda t, m, c: c["optimizer"].update(momentum=1.5), "inconsistent model settings.*momentum"),
-        (lambda t, m, c: c["optimizer"].update(eval="__import__('os')"), "inconsistent model settings.*unknown settings"),
+        (lambda t, m, c: c["optimizer"].update(eval="__import__('os')"), "optimizer has unknown keys: eval"),
         (lambda t, m, c: t.pop("optimizer.velocity.layers.1.bias"), "missing tensors: optimizer.velocity.layers.1.bias"),
         (lambda t, m, c: t.update(extra=np.zeros(3, np.float32)), "unexpected tensors: extra"),
         (lambda t, m, c: t.update({"layers.0.bias": np.full(8, np.nan, np.float32)}), "layers.0.bias holds NaN or Inf"),
         (lambda t, m, c: t.update({"layers.1.weight": np.zeros((4, 8), np.float32)}), "layer shapes must chain"),
+        # What fuzzing found: every malformed description is refused before the model sees it.
+        (set_key("weight_init", [{}, "zeros"]), "weight_init.0. must be one of .*, got a JSON object"),
+        (set_training("step", 2**63), "training.step must be an integer in .0, 9007199254740992., got 9223372036854775808"),
+        (set_training("epoch", mnistmlp._core.COUNTER_LIMIT + 1), "training.epoch must be an integer in"),
+        (set_raw("loss_average", "1e400", within=["training"]), "training.loss_average must be a finite number >= 0, got Infinity"),
+        (set_training("loss_average", -0.5), "training.loss_average must be a finite number >= 0, got -0.5"),
+        (set_training("accuracy_average", 1.5), r"training.accuracy_average must be a finite number in \[0, 1\]"),
+        (lambda t, m, c: c["training"].pop("epoch"), "training lacks epoch"),
+        (lambda t, m, c: c.pop("clip_norm"), "the model description lacks clip_norm"),
+        (set_key("clip_norm", "1.0"), "clip_norm must be null or a finite number > 0"),
+        (set_key("seed", True), "seed must be an integer in .0, 18446744073709551615., got true"),
+        (set_key("seed", 2**64), "seed must be an integer in"),
+        (set_key("layer_sizes", [20, True, 4]), r"layer_sizes\[1\] must be an integer >= 1, got true"),
+        (set_key("layer_sizes", [20]), "layer_sizes must be a list of at least 2"),
+        (set_key("dtype", ["float32"]), "dtype must be one of 'float32', 'float64', got a list of 1"),
+        (set_key("dropout", [{"a": 1}]), r"dropout\[0\] must be a finite number in \[0, 1\), got a JSON object"),
+        (set_key("bogus", 1), "the model description has unknown keys: bogus"),
+        (set_key("extra", [1]), "extra must be a JSON object"),
+        (lambda t, m, c: c["optimizer"].pop("nesterov"), "optimizer lacks nesterov"),
+        (lambda t, m, c: c["optimizer"].update(momentum="0.9"), "optimizer.momentum must be a finite number"),
+        (lambda t, m, c: c["optimizer"].update(nesterov=0), "optimizer.nesterov must be true or false, got 0"),
+        (lambda t, m, c: c["optimizer"].update(learning_rate=10**400), "optimizer.learning_rate must be a finite number"),
+        (lambda t, m, c: c["optimizer"].update(name=["sgd"]), "optimizer.name must be one of"),
+        (set_raw("seed", "NaN"), "not valid JSON.*NaN"),
+        (set_raw("seed", "1" * 5000), "not valid JSON"),
+        (set_raw("extra", "[" * 600000 + "]" * 600000), "model description is 1,200,... characters long, more than"),
+        (set_raw("extra", '{"a":' * 5000 + "1" + "}" * 5000), "model description nests too deeply"),
     ],
 )
 def test_inconsistent_files_are_refused(saved, change, match):
@@ -170,3 +220,51 @@ def test_broken_files_are_refused(saved, tmp_path):
     save_file({"weight": np.zeros((2, 2), np.float32)}, foreign)
     with pytest.raises(ModelFileError, match="not an mnistmlp model file"):
         mnistmlp.MLP.load(foreign)
+
+
+def header_and_body(data):
+    (length,) = struct.unpack("<Q", data[:8])
+    return json.loads(data[8:8 + length]), data[8 + length:]
+
+
+def with_header(header, body):
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    return struct.pack("<Q", len(text)) + text + body
+
+
+@pytest.mark.parametrize("dtype", ["F8_E4M3", "BF16", "F16", "I32", "BOOL"])
+def test_tensors_of_other_dtypes_are_refused_by_name(saved, tmp_path, dtype):
+    path, _, _ = saved
+    header, body = header_and_body(path.read_bytes())
+    entry = header["layers.1.bias"]
+    begin, end = entry["data_offsets"]
+    width = {"F8_E4M3": 1, "BOOL": 1, "BF16": 2, "F16": 2, "I32": 4}[dtype]
+    entry.update(dtype=dtype, shape=[(end - begin) // width])
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(with_header(header, body))
+    with pytest.raises(ModelFileError, match=f"bad.safetensors: tensor layers.1.bias holds {dtype} values, expected float32"):
+        mnistmlp.MLP.load(bad)
+
+
+def test_huge_layer_sizes_are_refused_in_bounded_memory(saved, tmp_path):
+    """A file cannot make the reader allocate more than its own size: sizes in the
+    description must match tensors the file really holds, and safetensors checks each
+    tensor's declared bytes against the file before anything is read."""
+    import tracemalloc
+
+    path, tensors, meta = saved
+    hostile = [rewrite(path, tensors, meta, set_key("layer_sizes", [20, 10**9, 4]))]
+    header, body = header_and_body(path.read_bytes())
+    header["layers.0.weight"].update(shape=[20, 10**9])  # 80 GB declared, 640 bytes present
+    hostile.append(tmp_path / "claims-80GB.safetensors")
+    hostile[-1].write_bytes(with_header(header, body))
+    for bad in hostile:
+        tracemalloc.start()
+        try:
+            with pytest.raises(ModelFileError, match=bad.name):
+                mnistmlp.MLP.load(bad)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < 10 * bad.stat().st_size + 2**20

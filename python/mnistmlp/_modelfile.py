@@ -1,36 +1,55 @@
 """Model files: one safetensors file per model, never pickle.
 
-Layout (format version 1):
+Layout (format version 1), in safetensors' format: an 8-byte little-endian header length, a
+JSON header padded with spaces to a multiple of 8 bytes, then the tensors' little-endian bytes
+back to back, in header order, with no holes:
 
-* tensors ``layers.{i}.weight`` (in, out) and ``layers.{i}.bias`` (out,) — PyTorch users can
-  read them with ``safetensors.torch.load_file`` (transpose the weights for ``nn.Linear``);
+* tensors ``layers.{i}.weight`` (in, out) and ``layers.{i}.bias`` (out,), F32 or F64 as the
+  model — PyTorch users can read them with ``safetensors.torch.load_file`` (transpose the
+  weights for ``nn.Linear``);
 * optimizer state as ``optimizer.{slot}.layers.{i}.weight`` / ``.bias``, with slots
   ``velocity`` (SGD with momentum) or ``m`` and ``v`` (Adam);
-* metadata ``format = "mnistmlp"``, ``format_version = "1"`` and ``mnistmlp`` = JSON of the
-  architecture, optimizer settings, seed, step and epoch counters.
+* metadata ``format = "mnistmlp"``, ``format_version = "1"`` and ``mnistmlp`` = the model
+  description, a JSON object: architecture, optimizer settings, seed, training counters and,
+  optionally, ``extra``, any JSON object a wrapper such as the TFLearn API keeps there. Every
+  other key is required and holds exactly one type (see :func:`_description_schema`).
 
-Files are written atomically (a temporary file beside the target, then a rename). Loading
-checks everything before building a model: the header, the format and its version, every
-name against the known lists, the dtypes, that layer shapes chain, that values are finite.
-Anything wrong raises :class:`ModelFileError` naming the file and the problem.
+Files are written atomically (a temporary file beside the target, then a rename).
+
+Loading trusts no size it has not checked, so memory stays bounded by the file's size:
+safetensors checks the header's length and every tensor's offsets against the file before
+anything is read; then come the format and its version, the model description (its length,
+then every key, type and range, list lengths tied to the number of layers), then every tensor's
+name, dtype and shape against the description, from the header alone; only then are tensors
+read, and checked finite. Anything wrong raises :class:`ModelFileError` naming the file and
+the problem.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
 import tempfile
+import typing
 from pathlib import Path
-from typing import Any, Dict, Tuple, Union
+from typing import Any, Callable, Dict, Optional, Tuple, Union
 
 import numpy as np
+
+from . import _core, optimizers
 
 __all__ = ["ModelFileError", "FORMAT", "FORMAT_VERSION", "write_model_file", "read_model_file"]
 
 FORMAT = "mnistmlp"
 FORMAT_VERSION = 1
 STATE_SLOTS = {"sgd": ("velocity",), "adam": ("m", "v")}
+#: Characters a model description may have: a thousand layers take about 60,000. The bound
+#: keeps json.loads's work small whatever a file holds.
+DESCRIPTION_LIMIT = 1 << 20
+SEED_LIMIT = np.iinfo(np.uint64).max  # the engine's seed is an unsigned 64-bit integer
+DTYPE_CODES = {"float32": "F32", "float64": "F64"}
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -46,12 +65,15 @@ def state_slots(optimizer: Dict[str, Any]) -> Tuple[str, ...]:
     return STATE_SLOTS["sgd"] if optimizer.get("momentum", 0.0) else ()
 
 
-def write_model_file(path: PathLike, config: Dict[str, Any], tensors: Dict[str, np.ndarray]) -> None:
-    """Write ``tensors`` and ``config`` (JSON-able) to ``path``, atomically."""
+# -- writing ------------------------------------------------------------------------------
+
+
+def write_model_file(path: PathLike, description: Dict[str, Any], tensors: Dict[str, np.ndarray]) -> None:
+    """Write ``tensors`` and ``description`` (JSON-able) to ``path``, atomically."""
     from safetensors.numpy import save_file
 
     path = Path(path)
-    metadata = {"format": FORMAT, "format_version": str(FORMAT_VERSION), FORMAT: json.dumps(config)}
+    metadata = {"format": FORMAT, "format_version": str(FORMAT_VERSION), FORMAT: json.dumps(description)}
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent if str(path.parent) else ".")
     os.close(fd)
     try:
@@ -62,41 +84,80 @@ def write_model_file(path: PathLike, config: Dict[str, Any], tensors: Dict[str, 
         raise
 
 
+# -- reading ------------------------------------------------------------------------------
+
+
 def read_model_file(path: PathLike) -> Tuple[Dict[str, Any], Dict[str, np.ndarray]]:
-    """The checked ``(config, tensors)`` of a model file."""
+    """The checked ``(description, tensors)`` of a model file."""
     from safetensors import SafetensorError, safe_open
 
     path = Path(path)
     if not path.is_file():
-        raise ModelFileError(f"{path}: no such model file")
+        raise ModelFileError(f"{path}: no such model file" if not path.exists() else f"{path}: not a file")
     try:
-        with safe_open(str(path), framework="np") as f:
-            metadata = f.metadata() or {}
-            tensors = {name: f.get_tensor(name) for name in f.keys()}
-    except (SafetensorError, OSError, ValueError, TypeError) as exc:
+        with safe_open(str(path), framework="np") as file:
+            try:
+                description = _read_description(file.metadata() or {})
+                _check_layout(description, {name: file.get_slice(name) for name in file.keys()})
+                tensors = {name: file.get_tensor(name) for name in file.keys()}
+                for name, array in tensors.items():
+                    _require(bool(np.isfinite(array).all()), f"tensor {name} holds NaN or Inf")
+            except ModelFileError as exc:
+                raise ModelFileError(f"{path}: {exc}") from None
+    except (SafetensorError, OSError) as exc:
         raise ModelFileError(
             f"{path}: not a readable safetensors file (truncated or corrupted?): {exc}"
         ) from None
-    if metadata.get("format") != FORMAT:
-        raise ModelFileError(f"{path}: not an mnistmlp model file (a safetensors file without mnistmlp metadata)")
+    return description, tensors
+
+
+def _read_description(metadata: Dict[str, str]) -> Dict[str, Any]:
+    _require(metadata.get("format") == FORMAT,
+             "not an mnistmlp model file (a safetensors file without mnistmlp metadata)")
     version = metadata.get("format_version")
-    if version != str(FORMAT_VERSION):
-        raise ModelFileError(
-            f"{path}: model file format version {version!r} is not supported by this mnistmlp "
-            f"(it reads version {FORMAT_VERSION})"
-        )
-    if FORMAT not in metadata:
-        raise ModelFileError(f"{path}: the model description (metadata '{FORMAT}') is missing")
+    _require(version == str(FORMAT_VERSION),
+             f"model file format version {version!r} is not supported by this mnistmlp "
+             f"(it reads version {FORMAT_VERSION})")
+    text = metadata.get(FORMAT)
+    _require(text is not None, f"the model description (metadata '{FORMAT}') is missing")
+    _require(len(text) <= DESCRIPTION_LIMIT,
+             f"its model description is {len(text):,} characters long, more than the "
+             f"{DESCRIPTION_LIMIT:,} a model file may have")
     try:
-        config = json.loads(metadata[FORMAT])
-    except json.JSONDecodeError as exc:
-        raise ModelFileError(f"{path}: its mnistmlp metadata is not valid JSON ({exc})") from None
-    try:
-        _check_config(config)
-        _check_tensors(config, tensors)
-    except ModelFileError as exc:
-        raise ModelFileError(f"{path}: {exc}") from None
-    return config, tensors
+        description = json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise ModelFileError("its model description nests too deeply") from None
+    except ValueError as exc:
+        raise ModelFileError(f"its model description is not valid JSON ({exc})") from None
+    _check_description(description)
+    return description
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _check_layout(description: Dict[str, Any], layout: Dict[str, Any]) -> None:
+    """Each tensor's name, dtype and shape (``layout``: safetensors slices, read from the
+    header alone) against the description, before any tensor is read."""
+    sizes, dtype = description["layer_sizes"], description["dtype"]
+    expected = {}
+    for prefix in ["layers"] + [f"optimizer.{slot}.layers" for slot in state_slots(description["optimizer"])]:
+        for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
+            expected[f"{prefix}.{i}.weight"] = (n_in, n_out)
+            expected[f"{prefix}.{i}.bias"] = (n_out,)
+    missing = sorted(set(expected) - set(layout))
+    unknown = sorted(set(layout) - set(expected))
+    _require(not missing, f"missing tensors: {', '.join(missing)}")
+    _require(not unknown, f"unexpected tensors: {', '.join(unknown)}")
+    names = {code: name for name, code in DTYPE_CODES.items()}
+    for name, shape in expected.items():
+        code, actual = layout[name].get_dtype(), tuple(layout[name].get_shape())
+        _require(code == DTYPE_CODES[dtype], f"tensor {name} holds {names.get(code, code)} values, expected {dtype}")
+        _require(actual == shape, f"tensor {name} has shape {actual}, expected {shape} (layer shapes must chain)")
+
+
+# -- the model description's schema -------------------------------------------------------
 
 
 def _require(condition: bool, message: str) -> None:
@@ -104,62 +165,159 @@ def _require(condition: bool, message: str) -> None:
         raise ModelFileError(message)
 
 
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+def _shown(value) -> str:
+    """``value`` as a message shows it: short, in JSON's words, whatever its depth."""
+    if isinstance(value, dict):
+        return "a JSON object"
+    if isinstance(value, list):
+        return f"a list of {len(value)}"
+    text = json.dumps(value)
+    return text if len(text) <= 40 else f"{text[:30]}... ({len(text)} characters)"
 
 
-def _check_config(config) -> None:
-    # Imported here: model.py imports this module.
-    from .model import ACTIVATIONS, LOSSES, OUTPUT_ACTIVATIONS, WEIGHT_INITS
-
-    _require(isinstance(config, dict), "metadata is not a JSON object")
-    sizes = config.get("layer_sizes")
-    _require(
-        isinstance(sizes, list) and len(sizes) >= 2 and all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in sizes),
-        f"layer_sizes must be a list of at least two positive integers, got {sizes!r}",
-    )
-    hidden, layers = len(sizes) - 2, len(sizes) - 1
-    checks = [
-        ("activation", hidden, lambda v: v in ACTIVATIONS),
-        ("dropout", hidden, lambda v: _is_number(v) and 0 <= v < 1),
-        ("weight_decay", layers, lambda v: _is_number(v) and v >= 0),
-        ("weight_init", layers, lambda v: v in WEIGHT_INITS),
-    ]
-    for key, count, valid in checks:
-        values = config.get(key)
-        _require(isinstance(values, list) and len(values) == count and all(valid(v) for v in values),
-                 f"{key} must list {count} valid values, got {values!r}")
-    _require(config.get("output_activation") in OUTPUT_ACTIVATIONS, f"unknown output_activation {config.get('output_activation')!r}")
-    _require(config.get("loss") in LOSSES, f"unknown loss {config.get('loss')!r}")
-    _require(config.get("dtype") in ("float32", "float64"), f"dtype must be float32 or float64, got {config.get('dtype')!r}")
-    clip = config.get("clip_norm")
-    _require(clip is None or (_is_number(clip) and clip > 0), f"clip_norm must be null or > 0, got {clip!r}")
-    _require(isinstance(config.get("seed"), int) and config["seed"] >= 0, f"seed must be an integer >= 0, got {config.get('seed')!r}")
-    optimizer = config.get("optimizer")
-    _require(isinstance(optimizer, dict) and optimizer.get("name") in STATE_SLOTS,
-             f"optimizer must name one of {', '.join(STATE_SLOTS)}, got {optimizer!r}")
-    training = config.get("training")
-    _require(
-        isinstance(training, dict)
-        and all(isinstance(training.get(k), int) and training[k] >= 0 for k in ("step", "epoch"))
-        and all(_is_number(training.get(k)) for k in ("loss_average", "accuracy_average")),
-        f"training counters are missing or invalid: {training!r}",
-    )
+def _is_integer(value) -> bool:
+    return type(value) is int  # not bool
 
 
-def _check_tensors(config, tensors: Dict[str, np.ndarray]) -> None:
-    sizes, dtype = config["layer_sizes"], np.dtype(config["dtype"])
-    expected = {}
-    for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
-        for prefix in ["layers"] + [f"optimizer.{slot}.layers" for slot in state_slots(config["optimizer"])]:
-            expected[f"{prefix}.{i}.weight"] = (n_in, n_out)
-            expected[f"{prefix}.{i}.bias"] = (n_out,)
-    missing = sorted(set(expected) - set(tensors))
-    unknown = sorted(set(tensors) - set(expected))
-    _require(not missing, f"missing tensors: {', '.join(missing)}")
-    _require(not unknown, f"unexpected tensors: {', '.join(unknown)}")
-    for name, shape in expected.items():
-        array = tensors[name]
-        _require(array.dtype == dtype, f"tensor {name} is {array.dtype}, expected {dtype}")
-        _require(array.shape == shape, f"tensor {name} has shape {array.shape}, expected {shape} (layer shapes must chain)")
-        _require(bool(np.isfinite(array).all()), f"tensor {name} holds NaN or Inf")
+def _is_finite_number(value) -> bool:
+    try:
+        return type(value) in (int, float) and math.isfinite(value)
+    except OverflowError:  # an integer beyond any float
+        return False
+
+
+class _Rule:
+    """What one value of the description must be: ``expected``, in words, and a test."""
+
+    def __init__(self, expected: str, holds: Callable[[Any], bool]) -> None:
+        self.expected, self.holds = expected, holds
+
+    def check(self, name: str, value) -> None:
+        _require(self.holds(value), f"{name} must be {self.expected}, got {_shown(value)}")
+
+
+class _ListOf(_Rule):
+    """A list of ``count`` values, one per ``per``, each obeying ``item``."""
+
+    def __init__(self, count: int, per: str, item: _Rule) -> None:
+        super().__init__(f"a list of {count} (one per {per})", lambda value: type(value) is list)
+        self.count, self.per, self.item = count, per, item
+
+    def check(self, name: str, value) -> None:
+        super().check(name, value)
+        _require(len(value) == self.count,
+                 f"{name} must list {self.count} value{'s' * (self.count != 1)} (one per {self.per}), "
+                 f"got {len(value)}")
+        for i, item in enumerate(value):
+            self.item.check(f"{name}[{i}]", item)
+
+
+class _Object(_Rule):
+    """A JSON object holding exactly ``fields`` (``optional`` ones may be absent)."""
+
+    def __init__(self, fields: Dict[str, _Rule], optional: Tuple[str, ...] = ()) -> None:
+        super().__init__("a JSON object", lambda value: type(value) is dict)
+        self.fields, self.optional = fields, optional
+
+    def check(self, name: str, value) -> None:
+        super().check(name, value)
+        missing = [key for key in self.fields if key not in value and key not in self.optional]
+        unknown = [key for key in value if key not in self.fields]
+        _require(not missing, f"{name} lacks {', '.join(missing)}")
+        _require(not unknown, f"{name} has unknown keys: {', '.join(unknown)[:200]}")
+        for key, rule in self.fields.items():
+            if key in value:
+                rule.check(key if name == _DESCRIPTION else f"{name}.{key}", value[key])
+
+
+class _ByName(_Rule):
+    """A JSON object whose ``name`` chooses which of ``schemas`` it obeys."""
+
+    def __init__(self, schemas: Dict[str, _Object]) -> None:
+        super().__init__("a JSON object", lambda value: type(value) is dict)
+        self.schemas = schemas
+
+    def check(self, name: str, value) -> None:
+        super().check(name, value)
+        _one_of(self.schemas).check(f"{name}.name", value.get("name"))
+        self.schemas[value["name"]].check(name, value)
+
+
+def _one_of(names) -> _Rule:
+    return _Rule("one of " + ", ".join(f"'{n}'" for n in names), lambda value: type(value) is str and value in names)
+
+
+def _integer(low: int, high: int) -> _Rule:
+    return _Rule(f"an integer in [{low}, {high}]", lambda value: _is_integer(value) and low <= value <= high)
+
+
+def _number(range_text: str, in_range: Callable[[float], bool]) -> _Rule:
+    return _Rule(f"a finite number {range_text}".rstrip(),
+                 lambda value: _is_finite_number(value) and in_range(value))
+
+
+def _optional(rule: _Rule) -> _Rule:
+    return _Rule(f"null or {rule.expected}", lambda value: value is None or rule.holds(value))
+
+
+_DESCRIPTION = "the model description"
+_ANY_NUMBER = _number("", lambda value: True)
+_LAYER_SIZES = _Rule(
+    "a list of at least 2 integers >= 1 (inputs, hidden layers..., outputs)",
+    lambda value: type(value) is list and len(value) >= 2,
+)
+_LAYER_SIZE = _Rule("an integer >= 1", lambda value: _is_integer(value) and value >= 1)
+
+
+def _optimizer_schemas() -> Dict[str, _Object]:
+    """Each optimizer's settings: its name and the fields of its class in
+    :mod:`mnistmlp.optimizers`, typed as the class declares them."""
+    by_type = {float: _ANY_NUMBER, bool: _Rule("true or false", lambda value: type(value) is bool),
+               Optional[float]: _optional(_ANY_NUMBER)}
+    schemas = {}
+    for cls in typing.get_args(optimizers.Optimizer):
+        hints = typing.get_type_hints(cls)
+        fields = {"name": _one_of([cls.name])}
+        fields.update({field.name: by_type[hints[field.name]] for field in dataclasses.fields(cls)})
+        schemas[cls.name] = _Object(fields)
+    return schemas
+
+
+_OPTIMIZER = _ByName(_optimizer_schemas())
+
+
+def _description_schema(layers: int) -> _Object:
+    """The model description of a model of ``layers`` layers (``layer_sizes`` has one more
+    entry, the inputs): every key but ``extra`` is required."""
+    from .model import ACTIVATIONS, LOSSES, OUTPUT_ACTIVATIONS, WEIGHT_INITS  # model.py imports this module
+
+    hidden = layers - 1
+    return _Object({
+        "layer_sizes": _ListOf(layers + 1, "layer and the inputs", _LAYER_SIZE),
+        "activation": _ListOf(hidden, "hidden layer", _one_of(ACTIVATIONS)),
+        "output_activation": _one_of(OUTPUT_ACTIVATIONS),
+        "loss": _one_of(LOSSES),
+        "dropout": _ListOf(hidden, "hidden layer", _number("in [0, 1)", lambda value: 0 <= value < 1)),
+        "weight_decay": _ListOf(layers, "layer", _number(">= 0", lambda value: value >= 0)),
+        "weight_init": _ListOf(layers, "layer", _one_of(WEIGHT_INITS)),
+        "clip_norm": _optional(_number("> 0", lambda value: value > 0)),
+        "seed": _integer(0, SEED_LIMIT),
+        "dtype": _one_of(DTYPE_CODES),
+        "optimizer": _OPTIMIZER,
+        "training": _Object({
+            "step": _integer(0, _core.COUNTER_LIMIT),
+            "epoch": _integer(0, _core.COUNTER_LIMIT),
+            "loss_average": _number(">= 0", lambda value: value >= 0),
+            "accuracy_average": _number("in [0, 1]", lambda value: 0 <= value <= 1),
+        }),
+        "extra": _Rule("a JSON object", lambda value: type(value) is dict),
+    }, optional=("extra",))
+
+
+def _check_description(description) -> None:
+    """Refuse, with ModelFileError, any description but one a model can be built from."""
+    _Rule("a JSON object", lambda value: type(value) is dict).check(_DESCRIPTION, description)
+    _require("layer_sizes" in description, f"{_DESCRIPTION} lacks layer_sizes")
+    sizes = description["layer_sizes"]
+    _LAYER_SIZES.check("layer_sizes", sizes)
+    _description_schema(len(sizes) - 1).check(_DESCRIPTION, description)
