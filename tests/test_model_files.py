@@ -1,7 +1,16 @@
 """Model files: safetensors, no pickle, exact round trips, clean failures on bad files."""
 
+import errno
+import fcntl
 import json
+import os
+import re
+import signal
+import stat
 import struct
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -68,25 +77,6 @@ def test_file_layout_is_plain_safetensors(tmp_path):
     assert config["training"]["step"] == model.steps_
     assert b"pickle" not in path.read_bytes() and not path.read_bytes().startswith(b"\x80")
     assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]  # no temporary file left
-
-
-def test_a_failed_save_leaves_the_old_file_and_no_debris(tmp_path, monkeypatch):
-    X, y = data()
-    model = mnistmlp.MLP([20, 4], seed=0)
-    path = tmp_path / "m.safetensors"
-    model.save(path)
-    before = path.read_bytes()
-
-    def explode(*args, **kwargs):
-        Path(args[1]).write_bytes(b"partial")
-        raise OSError("disk full")
-
-    monkeypatch.setattr("safetensors.numpy.save_file", explode)
-    model.fit(X, y, verbose=0)
-    with pytest.raises(OSError, match="disk full"):
-        model.save(path)
-    assert path.read_bytes() == before
-    assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]
 
 
 @pytest.fixture
@@ -268,3 +258,248 @@ def test_huge_layer_sizes_are_refused_in_bounded_memory(saved, tmp_path):
         finally:
             tracemalloc.stop()
         assert peak < 10 * bad.stat().st_size + 2**20
+
+
+def test_extra_holds_any_json_object(tmp_path):
+    model = mnistmlp.MLP([20, 4], seed=0)
+    path = tmp_path / "m.safetensors"
+    model.save(path, extra={"tflearn": {"layers": ["FullyConnected"]}, "deep": [[{"x": None}]]})
+    assert mnistmlp.MLP.load(path).layer_sizes == [20, 4]
+    with pytest.raises(ValueError, match="m.safetensors: not saved: extra must be a JSON object"):
+        model.save(path, extra=["not", "an", "object"])
+    with pytest.raises(ValueError):
+        model.save(path, extra={"loss": float("nan")})  # JSON has no NaN, and loading refuses it
+    assert mnistmlp.MLP.load(path).layer_sizes == [20, 4]  # the file saved first is untouched
+
+
+# -- saving: the bytes, durability, atomicity, failures -----------------------------------
+
+PARTIAL = re.compile(r"\..+\.[0-9a-f]{16}\.mnistmlp-partial")
+
+
+def names(folder):
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_the_bytes_follow_the_safetensors_format(tmp_path):
+    X, y = data()
+    model = mnistmlp.MLP([20, 7, 4], optimizer="adam", dtype="float64", seed=0)
+    model.fit(X, y, verbose=0)
+    path = tmp_path / "m.safetensors"
+    model.save(path)
+    raw = path.read_bytes()
+    (length,) = struct.unpack("<Q", raw[:8])
+    text = raw[8:8 + length]
+    assert length % 8 == 0 and text.startswith(b"{") and set(text[len(text.rstrip(b" ")):]) <= {ord(" ")}
+    header = json.loads(text)
+    entries = sorted((entry["data_offsets"], name) for name, entry in header.items() if name != "__metadata__")
+    assert entries[0][0][0] == 0 and entries[-1][0][1] == len(raw) - 8 - length, "the data fills the file"
+    assert all(a[1] == b[0] for (a, _), (b, _) in zip(entries, entries[1:])), "contiguous, no holes"
+    loaded = load_file(path)
+    weights = dict(enumerate(model.get_weights()))
+    for (begin, end), name in entries:
+        assert header[name]["dtype"] == "F64" and list(loaded[name].shape) == header[name]["shape"]
+        assert loaded[name].astype("<f8").tobytes() == raw[8 + length + begin: 8 + length + end]
+        if name.startswith("layers."):
+            layer, kind = int(name.split(".")[1]), name.split(".")[2]
+            assert np.array_equal(loaded[name], weights[layer][0 if kind == "weight" else 1])
+
+
+def test_a_save_reaches_the_disk_before_it_takes_the_name(tmp_path, monkeypatch):
+    """The file is flushed, then renamed over the target, then the folder is flushed: after a
+    crash or a power cut the target is the old file or the new one, never an empty or partial
+    one. On Linux the file has no name at all until it is complete (O_TMPFILE)."""
+    model = mnistmlp.MLP([20, 8, 4], seed=0)
+    path = tmp_path / "m.safetensors"
+    model.save(path)
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        kind = "folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file"
+        events.append((f"fsync {kind}", names(tmp_path)))
+        real_fsync(fd)
+
+    def replace(source, target, **kwargs):
+        events.append(("rename", names(tmp_path)))
+        real_replace(source, target, **kwargs)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    model.fit(*data(), verbose=0)
+    model.save(path)
+    assert [event for event, _ in events] == ["fsync file", "rename", "fsync folder"]
+    if hasattr(os, "O_TMPFILE"):
+        assert events[0][1] == ["m.safetensors"], "the unfinished file has no name"
+    assert names(tmp_path) == ["m.safetensors"]
+    assert np.array_equal(mnistmlp.MLP.load(path).get_weights()[0][0], model.get_weights()[0][0])
+
+
+def test_without_o_tmpfile_the_unfinished_file_is_named_and_locked(tmp_path, monkeypatch):
+    monkeypatch.delattr(os, "O_TMPFILE", raising=False)  # as on macOS, or a filesystem without it
+    model = mnistmlp.MLP([20, 8, 4], seed=0)
+    path = tmp_path / "m.safetensors"
+    seen = []
+    real_fsync = os.fsync
+
+    def fsync(fd):
+        if not stat.S_ISDIR(os.fstat(fd).st_mode):
+            partial = [name for name in names(tmp_path) if PARTIAL.fullmatch(name)]
+            with open(tmp_path / partial[0], "rb") as other:
+                with pytest.raises(BlockingIOError):  # held by the save writing it
+                    fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            seen.append(partial)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    model.save(path)
+    assert len(seen) == 1 and seen[0][0].startswith(".m.safetensors.")
+    assert names(tmp_path) == ["m.safetensors"]
+    mnistmlp.MLP.load(path)
+
+
+def test_a_save_removes_the_partial_files_of_dead_saves_only(tmp_path):
+    orphan = tmp_path / ".m.safetensors.0123456789abcdef.mnistmlp-partial"
+    live = tmp_path / ".other.safetensors.fedcba9876543210.mnistmlp-partial"
+    unrelated = [tmp_path / ".m.safetensors.x1y2.tmp", tmp_path / "notes.mnistmlp-partial", tmp_path / "other.safetensors"]
+    for file in [orphan, live] + unrelated:
+        file.write_bytes(b"bytes")
+    model = mnistmlp.MLP([20, 4], seed=0)
+    with open(live, "rb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # another process's save, still running
+        model.save(tmp_path / "m.safetensors")
+        assert live.exists() and not orphan.exists()
+    model.save(tmp_path / "m.safetensors")  # that save was killed: its lock died with it
+    assert names(tmp_path) == sorted(["m.safetensors"] + [file.name for file in unrelated])
+
+
+def test_a_partial_file_taken_for_an_orphan_before_it_is_locked_is_made_again(tmp_path, monkeypatch):
+    monkeypatch.delattr(os, "O_TMPFILE", raising=False)
+    real_flock = fcntl.flock
+    raced = []
+
+    def flock(fd, operation):
+        if not raced:  # another save's cleanup removes it between its creation and its lock
+            raced.extend(name for name in names(tmp_path) if PARTIAL.fullmatch(name))
+            os.unlink(tmp_path / raced[0])
+        return real_flock(fd, operation)
+
+    monkeypatch.setattr(fcntl, "flock", flock)
+    path = tmp_path / "m.safetensors"
+    mnistmlp.MLP([20, 4], seed=0).save(path)
+    assert raced and names(tmp_path) == ["m.safetensors"]
+    mnistmlp.MLP.load(path)
+
+
+def test_a_full_disk_raises_oserror_naming_the_file_and_keeps_the_old_one(tmp_path, monkeypatch):
+    model = mnistmlp.MLP([20, 8, 4], seed=0)
+    path = tmp_path / "m.safetensors"
+    model.save(path)
+    before = path.read_bytes()
+    real_write = os.write
+
+    def full_after_100_bytes(fd, chunk):
+        real_write(fd, bytes(chunk[:100]))
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    model.fit(*data(), verbose=0)
+    monkeypatch.setattr(os, "write", full_after_100_bytes)
+    with pytest.raises(OSError) as info:
+        model.save(path)
+    monkeypatch.undo()
+    assert info.value.errno == errno.ENOSPC and info.value.filename == str(path), info.value
+    assert str(path) in str(info.value) and "No space left on device" in str(info.value)
+    assert path.read_bytes() == before and names(tmp_path) == ["m.safetensors"]
+
+
+FILE_SIZE_LIMIT_CHILD = """
+import json, resource, signal, sys
+import mnistmlp
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
+resource.setrlimit(resource.RLIMIT_FSIZE, (50_000, 50_000))
+try:
+    mnistmlp.MLP([784, 64, 10], seed=0).save(sys.argv[1])  # about 200 kB
+except OSError as exc:
+    print(json.dumps([exc.errno, exc.filename, str(exc)]))
+"""
+
+
+def test_a_write_failure_for_real_keeps_the_old_file_and_leaves_no_debris(tmp_path):
+    path = tmp_path / "m.safetensors"
+    mnistmlp.MLP([20, 4], seed=0).save(path)
+    before = path.read_bytes()
+    child = subprocess.run([sys.executable, "-c", FILE_SIZE_LIMIT_CHILD, str(path)], capture_output=True,
+                           text=True, timeout=120)
+    assert child.returncode == 0 and child.stdout, child.stderr
+    number, filename, message = json.loads(child.stdout)
+    assert number == errno.EFBIG and filename == str(path) and "File too large" in message
+    assert path.read_bytes() == before and names(tmp_path) == ["m.safetensors"]
+
+
+SAVE_FOREVER_CHILD = """
+import os, sys, time
+import mnistmlp
+path, kind, moment = sys.argv[1:]
+if kind == "named":
+    del os.O_TMPFILE
+if moment == "mid-save":  # wait to be killed where the file is written but not yet in place
+    def fsync(fd):
+        print("mid-save", flush=True)
+        time.sleep(600)
+    os.fsync = fsync
+model = mnistmlp.MLP([784, 512, 512, 10], optimizer="adam", seed=0, threads=1)
+print("ready", flush=True)
+while True:
+    model.save(path)
+    if moment == "mid-save":
+        sys.exit("saved without flushing the file to disk")
+"""
+
+
+@pytest.mark.parametrize("kind", ["unnamed", "named"])
+def test_saves_killed_at_random_moments_leave_the_old_file_or_the_new_one_and_no_debris(tmp_path, kind):
+    """SIGKILL a process that saves in a loop: first in the middle of its first save, then at
+    seeded random moments. After each kill the target is absent or a complete file, and the
+    folder holds nothing else but partial files the next save recognises as orphans; after
+    that save, only the target remains."""
+    if kind == "unnamed" and not hasattr(os, "O_TMPFILE"):
+        pytest.skip("no O_TMPFILE on this system")
+    expected = mnistmlp.MLP([784, 512, 512, 10], optimizer="adam", seed=0, threads=1).get_weights()
+    folder = tmp_path / "saves"
+    folder.mkdir()
+    path = folder / "m.safetensors"
+    rng = np.random.default_rng(12 if kind == "named" else 21)
+    for moment in ["mid-save"] + ["random"] * 4:
+        child = subprocess.Popen([sys.executable, "-c", SAVE_FOREVER_CHILD, str(path), kind, moment],
+                                 stdout=subprocess.PIPE)
+        assert child.stdout.readline() == b"ready\n"
+        if moment == "mid-save":
+            assert child.stdout.readline() == b"mid-save\n"
+        else:
+            time.sleep(rng.uniform(0, 0.15))
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=60)
+        child.stdout.close()
+        debris = [name for name in names(folder) if name != path.name]
+        if moment == "mid-save":
+            assert not path.exists() and len(debris) == (kind == "named"), debris
+        if path.exists():
+            for (W, b), (We, be) in zip(mnistmlp.MLP.load(path).get_weights(), expected):
+                assert np.array_equal(W, We) and np.array_equal(b, be)
+        assert all(PARTIAL.fullmatch(name) for name in debris), debris
+    mnistmlp.MLP([20, 4], seed=0).save(folder / "other.safetensors")
+    assert names(folder) == sorted({"other.safetensors", *([path.name] if path.exists() else [])})
+
+
+def test_settings_given_as_numpy_numbers_save_and_load(tmp_path):
+    model = mnistmlp.MLP([20, 4], optimizer=optimizers.SGD(np.float64(0.1), momentum=np.float64(0.5)), seed=0)
+    path = tmp_path / "m.safetensors"
+    model.save(path)
+    assert mnistmlp.MLP.load(path).optimizer == optimizers.SGD(0.1, momentum=0.5)
+
+
+def test_long_file_names_save_through_a_named_partial_file(tmp_path, monkeypatch):
+    monkeypatch.delattr(os, "O_TMPFILE", raising=False)
+    path = tmp_path / ("é" * 120 + ".safetensors")  # 252 bytes: its partial file's name is shortened
+    mnistmlp.MLP([20, 4], seed=0).save(path)
+    assert names(tmp_path) == [path.name]

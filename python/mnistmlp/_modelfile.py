@@ -14,7 +14,15 @@ back to back, in header order, with no holes:
   optionally, ``extra``, any JSON object a wrapper such as the TFLearn API keeps there. Every
   other key is required and holds exactly one type (see :func:`_description_schema`).
 
-Files are written atomically (a temporary file beside the target, then a rename).
+Saving writes those bytes into a file that has no name until it is complete, so that no crash
+leaves a partial file behind: on Linux an ``O_TMPFILE`` file in the target's folder; elsewhere,
+or where the filesystem has no O_TMPFILE, a file named ``.{target}.{random}.mnistmlp-partial``,
+locked (flock) while its save runs, which the next save in that folder removes once its lock
+has died with its process. The file is flushed to disk (fsync), linked in under a temporary
+name, renamed over the target and the folder flushed: after a crash or a power cut the target
+holds the old model or the new one, whole. A failed save (a full disk: OSError ENOSPC) raises
+OSError naming the target and leaves the old file and no debris. Saving needs POSIX (Linux,
+macOS, BSD).
 
 Loading trusts no size it has not checked, so memory stays bounded by the file's size:
 safetensors checks the header's length and every tensor's offsets against the file before
@@ -28,13 +36,16 @@ the problem.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import math
 import os
-import tempfile
+import re
+import secrets
+import struct
 import typing
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -50,6 +61,10 @@ STATE_SLOTS = {"sgd": ("velocity",), "adam": ("m", "v")}
 DESCRIPTION_LIMIT = 1 << 20
 SEED_LIMIT = np.iinfo(np.uint64).max  # the engine's seed is an unsigned 64-bit integer
 DTYPE_CODES = {"float32": "F32", "float64": "F64"}
+PARTIAL_SUFFIX = ".mnistmlp-partial"
+_PARTIAL_NAME = re.compile(r"\..+\.[0-9a-f]{16}" + re.escape(PARTIAL_SUFFIX), re.DOTALL)
+# errno values of open(O_TMPFILE) where the kernel or the filesystem lacks it.
+_NO_TMPFILE = {errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL}
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -69,19 +84,131 @@ def state_slots(optimizer: Dict[str, Any]) -> Tuple[str, ...]:
 
 
 def write_model_file(path: PathLike, description: Dict[str, Any], tensors: Dict[str, np.ndarray]) -> None:
-    """Write ``tensors`` and ``description`` (JSON-able) to ``path``, atomically."""
-    from safetensors.numpy import save_file
-
+    """Write ``tensors`` and ``description`` to ``path``, atomically and durably (see the
+    module's docstring). A description that loading would refuse raises ValueError before
+    anything is written; a failed write raises OSError naming ``path``."""
     path = Path(path)
-    metadata = {"format": FORMAT, "format_version": str(FORMAT_VERSION), FORMAT: json.dumps(description)}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent if str(path.parent) else ".")
-    os.close(fd)
     try:
-        save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, tmp, metadata=metadata)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        text = json.dumps(description, allow_nan=False)
+        _check_description(json.loads(text))  # as loading will read it back
+    except ValueError as exc:  # NaN or Inf, or a ModelFileError
+        raise ValueError(f"{path}: not saved: {exc}") from None
+    chunks = _encode(text, tensors)
+    try:
+        folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            _remove_orphans(folder)
+            _write_into_place(folder, path.name, chunks)
+        finally:
+            os.close(folder)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
+
+
+def _encode(description: str, tensors: Dict[str, np.ndarray]) -> List[Any]:
+    """The file's bytes in pieces: header length and header, then each tensor's data."""
+    arrays = {name: np.ascontiguousarray(array, array.dtype.newbyteorder("<")) for name, array in tensors.items()}
+    metadata = {"format": FORMAT, "format_version": str(FORMAT_VERSION), FORMAT: description}
+    header: Dict[str, Any] = {"__metadata__": metadata}
+    offset = 0
+    for name, array in arrays.items():
+        header[name] = {"dtype": DTYPE_CODES[array.dtype.name], "shape": list(array.shape),
+                        "data_offsets": [offset, offset + array.nbytes]}
+        offset += array.nbytes
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)  # the data starts 8-byte aligned
+    return [struct.pack("<Q", len(text)) + text, *arrays.values()]
+
+
+def _write_into_place(folder: int, name: str, chunks: Sequence[Any]) -> None:
+    fd, temporary = _new_file(folder, name)
+    try:
+        try:
+            for chunk in chunks:
+                view = memoryview(chunk).cast("B")
+                while view:
+                    view = view[os.write(fd, view):]
+            os.fsync(fd)
+            if temporary is None:
+                temporary = _temporary_name(name)
+                # With a folder descriptor os.link calls linkat(..., AT_SYMLINK_FOLLOW), which
+                # follows the /proc link to the unnamed file (plain link(2) would not).
+                os.link(f"/proc/self/fd/{fd}", temporary, dst_dir_fd=folder)
+            os.replace(temporary, name, src_dir_fd=folder, dst_dir_fd=folder)
+        except BaseException:
+            if temporary is not None:
+                _remove(folder, temporary)
+            raise
+        os.fsync(folder)
+    finally:
+        os.close(fd)
+
+
+def _new_file(folder: int, name: str) -> Tuple[int, Optional[str]]:
+    """A new file in ``folder``, open for writing and locked, and its name: None for an
+    unnamed (O_TMPFILE) file, else a temporary name marking it as a partial save."""
+    if hasattr(os, "O_TMPFILE") and os.path.isdir("/proc/self/fd"):  # /proc gives it a name later
+        try:
+            fd = os.open(".", os.O_TMPFILE | os.O_WRONLY, 0o666, dir_fd=folder)
+        except OSError as exc:
+            if exc.errno not in _NO_TMPFILE:
+                raise
+        else:
+            _lock(fd)  # it will have a name for an instant, between its link and its rename
+            return fd, None
+    while True:
+        temporary = _temporary_name(name)
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666, dir_fd=folder)
+        _lock(fd)
+        try:
+            if os.path.samestat(os.stat(temporary, dir_fd=folder), os.fstat(fd)):
+                return fd, temporary
+        except FileNotFoundError:
+            pass
+        # Another save took it for an orphan between its creation and its lock.
+        os.close(fd)
+
+
+def _temporary_name(name: str) -> str:
+    # At most 235 bytes: names may have 255.
+    return f".{os.fsdecode(os.fsencode(name)[:200])}.{secrets.token_hex(8)}{PARTIAL_SUFFIX}"
+
+
+def _lock(fd: int, wait: bool = True) -> bool:
+    """Lock ``fd`` while it stays open. A process's locks die with it: a partial file that is
+    locked is a save in progress, one that is not, an orphan."""
+    import fcntl  # POSIX only: imported here so that reading model files works everywhere
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except OSError:  # held by another save, or a filesystem without locks: then no file is
+        return False  # known to be an orphan, and none is removed
+    return True
+
+
+def _remove_orphans(folder: int) -> None:
+    """Remove the partial files of saves whose process died."""
+    for name in os.listdir(folder):
+        if not _PARTIAL_NAME.fullmatch(name):
+            continue
+        try:
+            fd = os.open(name, os.O_RDONLY, dir_fd=folder)
+        except OSError:  # removed meanwhile by another save, or not ours to open
+            continue
+        try:
+            if _lock(fd, wait=False):
+                _remove(folder, name)
+        finally:
+            os.close(fd)
+
+
+def _remove(folder: int, name: str) -> None:
+    """Remove ``name`` if possible. Only a cleanup: it fails no save and hides no error (another
+    save's cleanup may have been first; a sticky folder keeps other users' orphans)."""
+    try:
+        os.unlink(name, dir_fd=folder)
+    except OSError:
+        pass
 
 
 # -- reading ------------------------------------------------------------------------------
