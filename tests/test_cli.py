@@ -6,10 +6,13 @@ Every error must be one line on stderr and a non-zero exit status, never a trace
 
 from __future__ import annotations
 
+import errno
+import json
 import os
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Optional
 
@@ -82,6 +85,61 @@ def test_train_two_hidden_layers_sgd_momentum(mnist_dir, tmp_path):
     assert re.search(r"Test accuracy: 0\.\d{4}", out)
 
 
+def test_train_keeps_the_model_when_the_save_fails(mnist_dir, tmp_path, monkeypatch, capsys):
+    """A full disk at --save's folder: one line saying so, and the model saved in the temp folder."""
+    from mnistmlp import model as model_module
+
+    full, temporary = tmp_path / "full", tmp_path / "tmp"
+    full.mkdir()
+    temporary.mkdir()
+    real_write = model_module.write_model_file
+
+    def write(path, *args):
+        if Path(path).parent == full:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        return real_write(path, *args)
+
+    monkeypatch.setattr(model_module, "write_model_file", write)
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    target = full / "model.safetensors"
+    status = cli.main(["train", "--hidden", "8", "--epochs", "1", "--train-limit", "300", "--quiet", "--threads", "2",
+                       "--data-dir", str(mnist_dir), "--save", str(target)])
+    err = capsys.readouterr().err
+    assert status == 1 and err.count("\n") == 1, err
+    match = re.fullmatch(rf"mnistmlp train: error: could not save the model to {re.escape(str(target))} "
+                         r"\(No space left on device\); saved it to (\S+) instead\n", err)
+    assert match, err
+    kept = Path(match.group(1))
+    assert kept.parent == temporary and kept.suffix == ".safetensors"
+    import mnistmlp
+
+    assert mnistmlp.MLP.load(kept).layer_sizes == [784, 8, 10]
+    assert not target.exists()
+
+
+TRAIN_UNDER_FILE_SIZE_LIMIT = """
+import resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
+resource.setrlimit(resource.RLIMIT_FSIZE, (50_000, 50_000))
+from mnistmlp.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_train_says_when_the_model_cannot_be_kept_anywhere(mnist_dir, tmp_path):
+    target, temporary = tmp_path / "model.safetensors", tmp_path / "tmp"
+    temporary.mkdir()
+    env = {**os.environ, "TMPDIR": str(temporary), "MNISTMLP_DATA": str(mnist_dir)}
+    result = subprocess.run(
+        [sys.executable, "-c", TRAIN_UNDER_FILE_SIZE_LIMIT, "train", "--hidden", "16", "--epochs", "1",
+         "--train-limit", "300", "--quiet", "--threads", "2", "--save", str(target)],
+        capture_output=True, text=True, env=env, timeout=120)
+    line = assert_one_line_error(result, f"could not save the model to {target} (File too large), nor to {temporary}/",
+                                 "(File too large): the trained model is lost", status=1)
+    assert line.startswith("mnistmlp train: error: ")
+    assert not target.exists() and list(temporary.iterdir()) == [], "no debris"
+
+
 @pytest.mark.parametrize(
     "args, fragments",
     [
@@ -152,6 +210,41 @@ def test_predict_bad_model_files(tmp_path, trained):
     truncated.write_bytes(trained[0].read_bytes()[:-100])
     assert_one_line_error(run("predict", truncated), "truncated.safetensors")
     assert_one_line_error(run("predict", trained[0], "--split", "everything"), "--split", "invalid choice")
+
+
+def _damaged_copies(folder: Path):
+    """Model files damaged the ways fuzzing found to escape as foreign exceptions."""
+    good = folder / "good.safetensors"
+    import mnistmlp
+
+    mnistmlp.MLP([784, 8, 10], seed=0).save(good)
+    from safetensors import safe_open
+    from safetensors.numpy import load_file, save_file
+
+    with safe_open(str(good), framework="np") as f:
+        meta = f.metadata()
+    tensors = load_file(good)
+    changes = {
+        "weight-init-object": lambda c: c.update(weight_init=[{}, "zeros"]),
+        "huge-step": lambda c: c["training"].update(step=2**63),
+        "no-clip-norm": lambda c: c.pop("clip_norm"),
+        "huge-learning-rate": lambda c: c["optimizer"].update(learning_rate=10**400),
+    }
+    for name, change in changes.items():
+        description = json.loads(meta["mnistmlp"])
+        change(description)
+        save_file(tensors, folder / f"{name}.safetensors", metadata={**meta, "mnistmlp": json.dumps(description)})
+        yield folder / f"{name}.safetensors"
+    nested = folder / "nested.safetensors"
+    save_file(tensors, nested, metadata={**meta, "mnistmlp": "[" * 50000 + "]" * 50000})
+    yield nested
+
+
+def test_predict_damaged_model_files_give_one_line(tmp_path, capsys):
+    for path in _damaged_copies(tmp_path):
+        assert cli.main(["predict", str(path)]) == 1, path
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith(f"mnistmlp predict: error: {path}: "), err
 
 
 # -- data ---------------------------------------------------------------------------------

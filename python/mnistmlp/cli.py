@@ -23,6 +23,7 @@ import argparse
 import math
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -223,7 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"train on only the first N of the {TRAIN_SIZE:,} training images (quick runs)")
     _add_data_dir(train)
     train.add_argument("--save", metavar="PATH", default=None,
-                       help="save the trained model to this safetensors file (default: do not save)")
+                       help="save the trained model to this safetensors file; if that fails (a full disk...), "
+                            "it is saved in the temp folder instead, and the error says where (default: do not save)")
     train.add_argument("-q", "--quiet", action="store_true",
                        help="no progress bar or per-epoch lines, only the final results")
     train.set_defaults(handler=cmd_train)
@@ -419,9 +421,27 @@ def cmd_train(args: argparse.Namespace) -> int:
          f"final validation accuracy {history.history['val_accuracy'][-1]:.4f}")
     _out(f"Test accuracy: {result['accuracy']:.4f} (loss {result['loss']:.4f}) on {len(X_test):,} images")
     if args.save is not None:
-        model.save(Path(args.save).expanduser())
+        _save(model, args.save)
         _out(f"Saved the model to {args.save}")
     return 0
+
+
+def _save(model, path: str) -> None:
+    """Save ``model`` to ``path``. When that fails (a full disk, a folder gone or made
+    read-only during training), save it in the temp folder rather than lose the training,
+    and say both in one line."""
+    try:
+        model.save(Path(path).expanduser())
+        return
+    except OSError as exc:
+        problem = f"could not save the model to {path} ({exc.strerror or exc})"
+    target = Path(path)
+    kept = Path(tempfile.gettempdir()) / f"{target.stem}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}{target.suffix}"
+    try:
+        model.save(kept)
+    except OSError as exc:
+        raise CommandError(f"{problem}, nor to {kept} ({exc.strerror or exc}): the trained model is lost") from None
+    raise CommandError(f"{problem}; saved it to {kept} instead")
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
