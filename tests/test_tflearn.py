@@ -320,6 +320,61 @@ def test_unsupported_and_wrong_uses_raise_clearly(build, error, match):
         build()
 
 
+def test_optimizers_are_at_the_top_level_as_in_tflearn():
+    X, Y = synthetic(n=100)
+    for optimizer, engine in [
+        (tflearn.SGD(learning_rate=0.1), mnistmlp.optimizers.SGD(0.1)),
+        (tflearn.Momentum(learning_rate=0.1, momentum=0.5), mnistmlp.optimizers.SGD(0.1, momentum=0.5)),
+        (tflearn.Nesterov(learning_rate=0.1), mnistmlp.optimizers.SGD(0.1, momentum=0.9, nesterov=True)),
+        (tflearn.Adam(learning_rate=0.01), mnistmlp.optimizers.Adam(0.01)),
+    ]:
+        model = tflearn.DNN(mlp_net(optimizer=optimizer))
+        assert model.model.optimizer == engine
+        model.fit(X, Y, n_epoch=1)
+    for name in ("RMSProp", "AdaGrad", "Ftrl", "AdaDelta", "ProximalAdaGrad"):
+        with pytest.raises(NotImplementedError, match=f"does not support the {name} optimizer: use SGD, Momentum"):
+            getattr(tflearn, name)()
+    assert tflearn.relu is tflearn.activations.relu and tflearn.Accuracy is tflearn.metrics.Accuracy
+
+
+@pytest.mark.parametrize(
+    "use,match",
+    [
+        (lambda: tflearn.variables, r"does not support tflearn\.variables: there are no TensorFlow variables"),
+        (lambda: tflearn.get_layer_variables_by_name("FullyConnected"), "get_layer_variables_by_name"),
+        (lambda: tflearn.is_training(True), "tflearn.config.is_training: mnistmlp has no training-mode switch"),
+        (lambda: tflearn.config.init_training_mode(), "tflearn.config.init_training_mode"),
+        (lambda: tflearn.DNN(mlp_net()).trainer, r"DNN\.trainer: DNN\.fit and DNN\.fit_batch train the model"),
+        (lambda: tflearn.DNN(mlp_net()).session, r"DNN\.session: there is no TensorFlow session"),
+    ],
+)
+def test_tflearn_names_a_tutorial_meets_say_they_are_not_supported(use, match):
+    with pytest.raises(NotImplementedError, match=match):
+        use()
+    with pytest.raises(AttributeError, match="has no attribute 'no_such_name'"):
+        tflearn.no_such_name
+
+
+def test_predict_takes_a_list_of_one_sample():
+    X, Y = synthetic(n=50)
+    model = tflearn.DNN(mlp_net())
+    model.fit(X, Y, n_epoch=1)
+    np.testing.assert_array_equal(model.predict([X[3]]), model.predict(X[3:4]))
+    np.testing.assert_array_equal(model.predict([list(X[3])]), model.predict(X[3:4]))
+    np.testing.assert_array_equal(model.predict([X[:7]]), model.predict(X[:7]))  # one input layer's array
+    assert model.predict({"InputData": X[:2]}).shape == (2, 10)
+
+
+@pytest.mark.parametrize("batch_size,error", [(0, ValueError), (-3, ValueError), (2.5, TypeError)])
+def test_a_bad_batch_size_is_refused_before_training_starts(batch_size, error, capsys):
+    X, Y = synthetic(n=50)
+    model = tflearn.DNN(mlp_net())
+    with pytest.raises(error, match="fit: batch_size must be"):
+        model.fit(X, Y, n_epoch=1, batch_size=batch_size)
+    assert capsys.readouterr().out == ""  # not even the run header
+    assert model.model.steps_ == 0
+
+
 def test_shape_mistakes_say_what_was_expected():
     X, Y = synthetic(n=20)
     model = tflearn.DNN(mlp_net())

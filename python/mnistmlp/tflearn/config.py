@@ -12,7 +12,7 @@ from typing import Optional
 
 from ._errors import unsupported
 
-__all__ = ["init_graph", "graph_defaults"]
+__all__ = ["init_graph", "graph_defaults", "init_training_mode", "is_training", "get_training_mode"]
 
 _defaults = {"seed": None, "num_cores": 0}
 
@@ -32,6 +32,21 @@ def init_graph(seed: Optional[int] = None, log_device: bool = False, num_cores: 
     if log_device:
         raise unsupported("init_graph(log_device=True)", "there is no TensorFlow device placement to log")
     _defaults.update(seed=None if seed is None else int(seed), num_cores=int(num_cores))
+
+
+def _no_training_mode(name: str):
+    def refuse(*args, **kwargs):
+        raise unsupported(f"tflearn.config.{name}", "mnistmlp has no training-mode switch: fit() trains "
+                          "(with dropout), predict() and evaluate() infer (without)")
+
+    refuse.__name__ = name
+    refuse.__doc__ = "Not supported by mnistmlp: raises NotImplementedError."
+    return refuse
+
+
+init_training_mode = _no_training_mode("init_training_mode")
+is_training = _no_training_mode("is_training")
+get_training_mode = _no_training_mode("get_training_mode")
 
 
 def graph_defaults() -> dict:

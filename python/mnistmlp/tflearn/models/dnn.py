@@ -18,7 +18,7 @@ from typing import List, Optional, Tuple
 import numpy as np
 
 from ...model import MLP
-from ..._validation import as_inputs, as_targets
+from ..._validation import as_inputs, as_targets, check_int
 from .._display import TermDisplay
 from .._errors import unsupported
 from ..callbacks import TrainingState
@@ -55,11 +55,13 @@ def _run_id() -> str:
     return "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(6))
 
 
-def _single_array(value, what: str):
-    """TFLearn takes an array, a list of one array, or a dict {layer: array}."""
+def _single_array(value, sample_ndim: int):
+    """TFLearn takes an array, a list of one array (one per input layer), or a dict
+    {layer: array}. A list holding one array of ``sample_ndim`` dimensions is a list of
+    samples, not of inputs: ``predict([x])`` predicts the one sample ``x``."""
     if isinstance(value, dict):
         value = list(value.values())
-    if isinstance(value, (list, tuple)) and len(value) == 1 and np.ndim(value[0]) >= 1 and not np.isscalar(value[0]):
+    if isinstance(value, (list, tuple)) and len(value) == 1 and np.ndim(value[0]) > sample_ndim:
         value = value[0]
     return value
 
@@ -120,11 +122,21 @@ class DNN:
         self.tensorboard_dir = tensorboard_dir
         self._checkpoints: List[str] = []
 
+    @property
+    def trainer(self):
+        """TFLearn's ``Trainer`` object: not in mnistmlp (raises NotImplementedError)."""
+        raise unsupported("DNN.trainer", "DNN.fit and DNN.fit_batch train the model, DNN.model is the MLP they train")
+
+    @property
+    def session(self):
+        """TFLearn's TensorFlow session: not in mnistmlp (raises NotImplementedError)."""
+        raise unsupported("DNN.session", "there is no TensorFlow session; DNN.model is the MLP that holds the weights")
+
     # -- data ---------------------------------------------------------------------------
 
     def _inputs(self, X, what: str = "X_inputs") -> np.ndarray:
-        X = np.asarray(_single_array(X, what))
         expected = tuple(self.input_layer.shape[1:])
+        X = np.asarray(_single_array(X, len(expected)))
         if X.ndim < 1 or X.shape[1:] != expected:
             raise ValueError(
                 f"{what}: input_data(shape={self.input_layer.shape}) expects samples of shape {expected}, "
@@ -135,7 +147,7 @@ class DNN:
         return as_inputs(X.reshape(len(X), -1), self.input_layer.n_features, what)
 
     def _targets(self, Y, n: int, what: str = "Y_targets") -> np.ndarray:
-        return as_targets(_single_array(Y, what), n, self._dense[-1].settings["n_units"], self.model.dtype, what)
+        return as_targets(_single_array(Y, 1), n, self._dense[-1].settings["n_units"], self.model.dtype, what)
 
     # -- training -----------------------------------------------------------------------
 
@@ -155,7 +167,7 @@ class DNN:
         if isinstance(n_epoch, bool) or not isinstance(n_epoch, numbers.Integral) or n_epoch < 1:
             raise ValueError(f"fit: n_epoch must be a positive integer, got {n_epoch!r}")
         settings = self.regression.settings
-        batch_size = settings["batch_size"] if batch_size is None else batch_size
+        batch_size = settings["batch_size"] if batch_size is None else check_int("fit: batch_size", batch_size, 1)
         shuffle = settings["shuffle"] if shuffle is None else bool(shuffle)
         X = self._inputs(X_inputs)
         Y = self._targets(Y_targets, len(X))
