@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import struct
+import tempfile
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -37,8 +38,6 @@ SEED_MODELS = [
 
 def seed_files() -> List[bytes]:
     """The bytes of a small trained model file for each of ``SEED_MODELS``."""
-    import tempfile
-
     files = []
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as folder:
@@ -62,13 +61,18 @@ def split(data: bytes) -> Tuple[dict, bytes]:
     return json.loads(data[8:8 + length]), data[8 + length:]
 
 
-def join(header, body: bytes, raw: Optional[Dict[str, str]] = None) -> bytes:
-    """A safetensors file of ``header`` (any JSON value) and ``body``. Each ``"<key>"`` string
-    of ``raw`` in the JSON text is replaced by its raw text (NaN, 1e999, deep nesting...)."""
-    text = json.dumps(header)
+def dumps(value, raw: Optional[Dict[str, str]] = None) -> str:
+    """``value`` as JSON text, each ``"<key>"`` string of ``raw`` replaced by its raw text
+    (NaN, 1e999, deep nesting...: what json.dumps would not write)."""
+    text = json.dumps(value)
     for key, replacement in (raw or {}).items():
         text = text.replace(json.dumps(key), replacement)
-    encoded = text.encode()
+    return text
+
+
+def join(header, body: bytes, raw: Optional[Dict[str, str]] = None) -> bytes:
+    """A safetensors file of ``header`` (any JSON value, see :func:`dumps`) and ``body``."""
+    encoded = dumps(header, raw).encode()
     encoded += b" " * (-len(encoded) % 8)
     return struct.pack("<Q", len(encoded)) + encoded + body
 
@@ -178,10 +182,7 @@ def mutate_description(rng, data):
     header, body = split(data)
     description = json.loads(header["__metadata__"]["mnistmlp"])
     done, raw = _mutate_json(rng, description)
-    text = json.dumps(description)
-    for key, replacement in raw.items():
-        text = text.replace(json.dumps(key), replacement)
-    header["__metadata__"]["mnistmlp"] = text
+    header["__metadata__"]["mnistmlp"] = dumps(description, raw)
     return f"description: {done}", join(header, body)
 
 
