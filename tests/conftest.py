@@ -5,8 +5,9 @@ Tests that need real MNIST take the ``mnist_dir`` fixture, which reads the folde
 are skipped with the reason -- or fail, when the ``CI`` environment variable is set, so a CI
 run cannot pass by silently skipping them. Nothing is ever downloaded.
 
-Tests marked ``cuda`` need the CUDA backend and a visible GPU; without them they are skipped
-with the reason mnistmlp gives (no CUDA backend in this build, no GPU visible, ...).
+Tests marked ``cuda`` need the CUDA backend and a visible GPU; without them they are left out
+(deselected), and one line of the summary gives the reason mnistmlp gives (no CUDA backend
+in this build, no GPU visible, ...).
 """
 
 from __future__ import annotations
@@ -31,17 +32,25 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+_CUDA_NOT_RUN: list = []
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items) -> None:
-    """Skip the ``cuda``-marked tests, saying why, where device "cuda" cannot be used."""
+    """Leave out the ``cuda``-marked tests where device "cuda" cannot be used; the summary
+    says so, with the reason, in one line (not one per test)."""
     marked = [item for item in items if item.get_closest_marker("cuda")]
-    if not marked:
-        return
     status = _core.cuda_status()
-    if status["available"]:
+    if not marked or status["available"]:
         return
-    skip = pytest.mark.skip(reason=f"needs device 'cuda': {status['problem']}")
-    for item in marked:
-        item.add_marker(skip)
+    config.hook.pytest_deselected(items=marked)
+    items[:] = [item for item in items if not item.get_closest_marker("cuda")]
+    _CUDA_NOT_RUN[:] = [len(marked), status["problem"]]
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    if _CUDA_NOT_RUN:
+        count, problem = _CUDA_NOT_RUN
+        terminalreporter.write_line(f"{count} tests for device 'cuda' not run (deselected): {problem}")
 
 
 @pytest.fixture(autouse=True, scope="session")
