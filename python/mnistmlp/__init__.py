@@ -28,6 +28,18 @@ from .model import MLP, History
 
 __version__ = _core.__version__
 
+# Submodules with heavier or optional imports load when first used, so that
+# `mnistmlp.experiments.run_preset(...)` works after a plain `import mnistmlp`.
+_LAZY_SUBMODULES = ("experiments", "tflearn")
+
+
+def __getattr__(name: str):
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'mnistmlp' has no attribute {name!r}")
+
 __all__ = [
     "MLP", "History", "ModelFileError", "__version__", "cuda_available", "datasets", "get_config",
     "get_flush_denormal", "get_simd", "optimizers", "reference", "set_flush_denormal", "set_simd", "show_config",
