@@ -23,7 +23,8 @@ Y_GOOD = np.arange(20) % 10
     [
         (np.zeros((20, 700), np.float32), Y_GOOD, ValueError, "700 features.*expects 784"),
         (np.zeros((20, 28, 27), np.float32), Y_GOOD, ValueError, "756 features"),
-        (np.zeros(784, np.float32), Y_GOOD[:1], ValueError, r"shape \(n_samples, 784\)"),
+        (np.zeros(784, np.float32), Y_GOOD[:1], ValueError, r"one sample without a batch axis.*X\[None\]"),
+        (np.zeros((2, 392), np.float32), Y_GOOD[:2], ValueError, "392 features.*expects 784"),
         (np.zeros((0, 784), np.float32), Y_GOOD[:0], ValueError, "no samples"),
         (np.full((20, 784), np.nan, np.float32), Y_GOOD, ValueError, "NaN or Inf"),
         (np.where(np.eye(20, 784) > 0, np.inf, 0).astype(np.float64), Y_GOOD, ValueError, "NaN or Inf"),

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
+import warnings
 
 import numpy as np
 
@@ -68,6 +70,30 @@ def get_simd() -> str:
     return _core.simd_level()
 
 
+def _check_simd_environment() -> None:
+    """Warn when ``MNISTMLP_SIMD`` names no level, or one this CPU cannot run: the engine then
+    runs the best level it can (a setting must not make the import fail)."""
+    asked = os.environ.get("MNISTMLP_SIMD", "")
+    supported = _core.simd_supported()
+    if not asked:
+        return
+    if asked not in SIMD_LEVELS:
+        problem = f"is not a SIMD level ({', '.join(SIMD_LEVELS)})"
+    elif SIMD_LEVELS.index(asked) > SIMD_LEVELS.index(supported):
+        problem = f"is above what this CPU runs (up to {supported})"
+    else:
+        return
+    warnings.warn(f"MNISTMLP_SIMD={asked!r} {problem}; mnistmlp uses {get_simd()}", RuntimeWarning, stacklevel=2)
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity where the OS tells it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def get_config() -> dict:
     """The build facts of ``mnistmlp._core``, the GPUs it sees, and the Python and NumPy it
     runs under."""
@@ -115,3 +141,6 @@ def show_config(file=None) -> None:
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"{name:<{width}} : {value}", file=out)
+
+
+_check_simd_environment()

@@ -7,18 +7,28 @@ as an explanation rather than a crash inside the engine.
 from __future__ import annotations
 
 import numbers
-from typing import Tuple, Union
+import os
+import sys
+import warnings
+from typing import Optional, Tuple, Union
 
 import numpy as np
 
 ENGINE_INPUT_DTYPES = (np.uint8, np.float32, np.float64)
+# Float inputs are pixel intensities in [0, 1]. Beyond this magnitude they are most likely raw
+# 0..255 values (which train to a loss of about 30), not standardized features.
+FLOAT_INPUT_WARNING_MAGNITUDE = 20.0
+# Rows looked at for that warning: a strided sample, so the check costs a small part of a pass.
+_RANGE_SAMPLE_ROWS = 256
 
 
-def check_int(name: str, value, minimum: int) -> int:
+def check_int(name: str, value, minimum: int, maximum: Optional[int] = None) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
     if value < minimum:
         raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be at most {maximum}, got {value}")
     return int(value)
 
 
@@ -26,14 +36,22 @@ def as_inputs(X, n_features: int, what: str = "X", check_finite: bool = True) ->
     """X as a C-contiguous (n, n_features) array of uint8, float32 or float64.
 
     (n, 28, 28) images are flattened; uint8 is kept (the engine scales it by 1/255 as it
-    gathers each batch); other float types become float32. NaN or Inf is refused, here or,
+    gathers each batch); other dtypes are refused, saying how to convert. Float values far
+    outside [0, 1] give a RuntimeWarning (raw 0..255 pixels). NaN or Inf is refused, here or,
     with ``check_finite=False``, by the CPU engine, which checks each batch as it reads it
     (a pass over X here would cost a fifth of a prediction, or a twentieth of an epoch).
     """
     X = np.asarray(X)
-    if X.dtype == np.bool_ or not (np.issubdtype(X.dtype, np.floating) or X.dtype == np.uint8):
-        hint = " (pixel values 0..255: convert with X.astype(np.uint8))" if np.issubdtype(X.dtype, np.integer) else ""
+    if X.dtype not in ENGINE_INPUT_DTYPES:
+        hint = (" (pixel values 0..255: convert with X.astype(np.uint8))" if np.issubdtype(X.dtype, np.integer)
+                else " (convert with X.astype(np.float32))" if np.issubdtype(X.dtype, np.floating) else "")
         raise TypeError(f"{what} must be uint8, float32 or float64, got dtype {X.dtype}{hint}")
+    add_batch_axis = f"add a batch axis: {what}[None] (or {what}.reshape(1, -1))"
+    if X.ndim == 1 and X.size == n_features:
+        raise ValueError(
+            f"{what} has shape {X.shape}: one sample without a batch axis, but the network takes "
+            f"(n_samples, {n_features}); {add_batch_axis}"
+        )
     if X.ndim == 3:
         X = X.reshape(X.shape[0], -1)
     if X.ndim != 2:
@@ -42,17 +60,44 @@ def as_inputs(X, n_features: int, what: str = "X", check_finite: bool = True) ->
             f"got shape {X.shape}"
         )
     if X.shape[1] != n_features:
-        raise ValueError(f"{what} has {X.shape[1]} features per sample but the network expects {n_features}")
+        image = f"; if it is one image of shape {X.shape}, {add_batch_axis}" if X.size == n_features else ""
+        raise ValueError(f"{what} has {X.shape[1]} features per sample but the network expects {n_features}{image}")
     if X.shape[0] == 0:
         raise ValueError(f"{what} has no samples")
-    if X.dtype not in ENGINE_INPUT_DTYPES:
-        X = X.astype(np.float32)
+    if X.dtype != np.uint8:
+        _warn_if_not_scaled(X, what)
     # One pass and no temporary array: a finite sum means finite values (a sum that overflows
     # falls back to the elementwise check).
     if check_finite and X.dtype != np.uint8 and not np.isfinite(X.sum()) and not np.isfinite(X).all():
         bad = np.argwhere(~np.isfinite(X))[0]
         raise ValueError(f"{what} contains NaN or Inf (first at row {bad[0]}, column {bad[1]})")
     return np.ascontiguousarray(X)
+
+
+def _warn_if_not_scaled(X: np.ndarray, what: str) -> None:
+    """Warn when float inputs look like raw pixel values 0..255 rather than intensities in
+    [0, 1], judged from a strided sample of rows. Python shows it once per line of the
+    caller's code that passed them."""
+    sample = X[:: max(1, X.shape[0] // _RANGE_SAMPLE_ROWS)]
+    largest = float(np.abs(sample[np.isfinite(sample)]).max(initial=0.0))  # NaN and Inf are refused elsewhere
+    if largest > FLOAT_INPUT_WARNING_MAGNITUDE:
+        warnings.warn(
+            f"{what} holds float values far outside [0, 1] (beyond {FLOAT_INPUT_WARNING_MAGNITUDE:g}); "
+            "mnistmlp expects pixel intensities in [0, 1] (uint8 images are scaled by 1/255 as they "
+            "are read). Divide float images by 255, or pass them as uint8.",
+            RuntimeWarning,
+            stacklevel=stacklevel_outside_package(),
+        )
+
+
+def stacklevel_outside_package() -> int:
+    """The warnings stacklevel of the first caller outside mnistmlp, so a warning points at
+    the user's line however deep in the package it was raised."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def as_targets(y, n_samples: int, n_classes: int, dtype: np.dtype, what: str = "y") -> np.ndarray:

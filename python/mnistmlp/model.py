@@ -13,15 +13,17 @@ import math
 import os
 import sys
 import time
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+import warnings
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from . import _core
 from . import optimizers as _optimizers
 from ._modelfile import ModelFileError, read_model_file, state_slots, write_model_file
+from ._config import usable_cpus
 from ._progress import ProgressBar
-from ._validation import as_dtype, as_inputs, check_int, check_xy
+from ._validation import as_dtype, as_inputs, check_int, check_xy, stacklevel_outside_package
 
 __all__ = ["MLP", "History", "ACTIVATIONS", "OUTPUT_ACTIVATIONS", "LOSSES", "WEIGHT_INITS"]
 
@@ -173,8 +175,13 @@ class MLP:
         dtype: str = "float32",
         device: str = "cpu",
     ) -> None:
-        sizes = list(layer_sizes) if not isinstance(layer_sizes, (str, bytes)) else None
-        if not sizes or len(sizes) < 2:
+        if isinstance(layer_sizes, (str, bytes)) or not isinstance(layer_sizes, Iterable):
+            raise TypeError(
+                f"layer_sizes must be a sequence of sizes such as [784, 100, 10], got {layer_sizes!r}"
+                + (" (pass all the sizes as one list: MLP([784, 100, 10]))" if isinstance(layer_sizes, int) else "")
+            )
+        sizes = list(layer_sizes)
+        if len(sizes) < 2:
             raise ValueError(f"layer_sizes needs at least an input and an output size, got {layer_sizes!r}")
         self.layer_sizes = [check_int(f"layer_sizes[{i}]", n, 1) for i, n in enumerate(sizes)]
         n_layers = len(self.layer_sizes) - 1
@@ -193,7 +200,7 @@ class MLP:
             if isinstance(clip_norm, bool) or not isinstance(clip_norm, (int, float)) or not clip_norm > 0 or not math.isfinite(clip_norm):
                 raise ValueError(f"clip_norm must be a finite number > 0 or None, got {clip_norm!r}")
         self.clip_norm = None if clip_norm is None else float(clip_norm)
-        self.seed = int.from_bytes(os.urandom(4), "little") if seed is None else check_int("seed", seed, 0)
+        self.seed = int.from_bytes(os.urandom(4), "little") if seed is None else check_int("seed", seed, 0, 2**64 - 1)
         self.dtype = as_dtype(dtype)
         self._device = _check_name("device", device, DEVICES)
 
@@ -229,7 +236,14 @@ class MLP:
 
     @threads.setter
     def threads(self, value: Optional[int]) -> None:
-        self._engine.threads = 0 if value is None else check_int("threads", value, 0)
+        threads = 0 if value is None else check_int("threads", value, 0)
+        if threads > usable_cpus():
+            warnings.warn(
+                f"threads={threads} is more than the {usable_cpus()} CPUs this process may use: the "
+                "extra threads only wait for each other (threads=None uses every CPU)",
+                RuntimeWarning, stacklevel=stacklevel_outside_package(),
+            )
+        self._engine.threads = threads
 
     @property
     def device(self) -> str:

@@ -28,12 +28,22 @@ import dataclasses
 import math
 from typing import Optional, Union
 
+import numpy as np
+
 __all__ = ["SGD", "Adam", "Optimizer", "get"]
 
 
 def _check_positive(name: str, value: float) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+
+
+def _check_flag(optimizer, name: str) -> None:
+    """A True/False setting, stored as a Python bool (numpy's bool_ included)."""
+    value = getattr(optimizer, name)
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    object.__setattr__(optimizer, name, bool(value))  # frozen: set once, while being made
 
 
 def _check_unit_interval(name: str, value: float) -> None:
@@ -57,6 +67,8 @@ class SGD:
     def __post_init__(self) -> None:
         _check_positive("learning_rate", self.learning_rate)
         _check_unit_interval("momentum", self.momentum)
+        _check_flag(self, "nesterov")
+        _check_flag(self, "staircase")
         if self.nesterov and self.momentum == 0.0:
             raise ValueError("nesterov=True needs a momentum > 0")
         if (self.decay_rate is None) != (self.decay_steps is None):
