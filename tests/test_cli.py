@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import json
+import dataclasses
 import os
 import re
 import subprocess
@@ -262,17 +263,31 @@ def test_data_info_and_verify_on_real_data(mnist_dir):
     assert "All 4 MNIST files are present and valid." in out
 
 
-def test_data_on_an_empty_folder(tmp_path):
-    out = assert_ok(run("data", "info", data=tmp_path))
-    assert out.count("missing") >= 4 and "mnistmlp data fetch" in out
-    result = run("data", "verify", "--data-dir", tmp_path)
-    assert_one_line_error(result, str(tmp_path), "4 missing", status=1)
-    assert "missing" in result.stdout
+@pytest.mark.parametrize("action", ["info", "verify"])
+def test_data_on_an_empty_folder(tmp_path, action):
+    result = run("data", action, "--data-dir", tmp_path)
+    assert_one_line_error(result, str(tmp_path), "4 missing", "mnistmlp data fetch", status=1)
+    assert result.stdout.count("missing") >= 4
+
+
+def test_data_fetch_offline_says_what_each_mirror_did(tmp_path, monkeypatch, capsys):
+    from mnistmlp.datasets import mnist
+
+    refused = ["http://127.0.0.1:9/first/", "http://127.0.0.1:9/second/"]
+    monkeypatch.setattr(mnist, "MNIST", dataclasses.replace(mnist.MNIST, mirrors=tuple(refused)))
+    assert cli.main(["data", "fetch", "--data-dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("mnistmlp data: error: could not download ") and err[0].endswith("tried:")
+    assert [line.split(": ")[0].strip() for line in err[1:3]] == [
+        f"{url}{name}.gz" for url in refused for name in ["train-images-idx3-ubyte"]]
+    assert "refused" in err[1].lower()
 
 
 def test_data_info_names_the_default_cache():
-    out = assert_ok(run("data"))  # no MNISTMLP_DATA: the (test session's) user cache
-    assert "default cache" in out and str(Path(os.environ["XDG_CACHE_HOME"]) / "mnistmlp" / "mnist") in out
+    result = run("data")  # no MNISTMLP_DATA: the (test session's) user cache, empty
+    assert result.returncode == 1
+    assert "default cache" in result.stdout
+    assert str(Path(os.environ["XDG_CACHE_HOME"]) / "mnistmlp" / "mnist") in result.stdout
 
 
 def test_data_verify_reports_a_corrupt_file(tmp_path, mnist_dir):

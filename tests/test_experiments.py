@@ -41,7 +41,9 @@ def test_tutorial_preset_on_a_slice(small_data, tmp_path):
     assert written == {"results.json", "results.md", "learning_curves.png"}
     assert json.loads((tmp_path / "results.json").read_text())[0]["name"] == "1×100 relu SGD"
     table = (tmp_path / "results.md").read_text()
-    assert "| 1×100 relu SGD |" in table and "69.5%" in table and "96.44%" in table
+    row = next(line for line in table.splitlines() if line.startswith("| 1×100 relu SGD |"))
+    test_accuracies = [100 * r["test_accuracy"] for r in study.records[:2]]
+    assert f"{np.mean(test_accuracies):.1f}% ± {np.std(test_accuracies, ddof=1):.1f}" in row
     assert "moving average of about the last ten batch" in table
     assert "Width adds capacity" in table and "predicted-class histogram" in table and "Adam rescues it" in table
     assert (tmp_path / "learning_curves.png").read_bytes()[:4] == b"\x89PNG"
@@ -85,3 +87,27 @@ def test_bad_study_arguments():
         experiments.run_configs([], [0])
     with pytest.raises(ValueError, match="device must be 'cpu' or 'cuda', got 'gpu'"):
         experiments.run_preset("tutorial", device="gpu")
+
+
+def _record(hidden, optimizer="sgd", learning_rate=0.001, test_accuracy=0.1, histogram=(0, 10000) + (0,) * 8):
+    return {"name": f"{len(hidden)}×{hidden[0]} relu {optimizer.upper()}", "hidden": list(hidden),
+            "optimizer": optimizer, "learning_rate": learning_rate, "test_accuracy": test_accuracy,
+            "batch_size": 32, "epochs": 3, "predicted_class_histogram": list(histogram)}
+
+
+def test_the_conclusion_on_depth_says_what_the_runs_did():
+    every = experiments._tutorial_conclusions({"2×100 relu SGD": [_record([100, 100])] * 3})[0]
+    assert ("every run puts all the test images in a single class (over 3 runs, 100% of the predictions are '1'; "
+            "the predicted-class histogram summed over 3 runs is [0, 30000, 0,") in every
+    mixed = [_record([100, 100]), _record([100, 100], histogram=(1000, 9000) + (0,) * 8)]
+    assert "each run puts at least 90% of the test images in a single class" in \
+        experiments._tutorial_conclusions({"2×100 relu SGD": mixed})[0]
+
+
+def test_runs_that_did_not_train_are_listed_in_the_tables_order():
+    records = [_record([w] * d) for w in (1000, 300, 10) for d in (2, 1)]
+    table = experiments.grid_table(records)
+    assert table.splitlines()[-1] == (
+        "Runs that did not train (test accuracy below 20%): 1×10 relu SGD at lr 0.001, 1×300 relu SGD at lr 0.001, "
+        "1×1000 relu SGD at lr 0.001, 2×10 relu SGD at lr 0.001, 2×300 relu SGD at lr 0.001, "
+        "2×1000 relu SGD at lr 0.001.")

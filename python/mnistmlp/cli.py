@@ -237,7 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
             "Run a preset study (several networks, each trained with several seeds), print its\n"
             "results as a Markdown table and write results.json and results.md (and, with --plot,\n"
             "PNG figures) to the --out folder. Presets: 'tutorial' (the TFLearn notebook's\n"
-            "network and its variations) and 'grid' (a grid of widths and learning rates)."
+            "network and its variations) and 'grid' (widths × depths, for SGD at two learning\n"
+            "rates and for Adam)."
         ),
         epilog=_epilog(
             "mnistmlp experiments --preset tutorial",
@@ -283,9 +284,10 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "info:   show the data directory, how it was chosen, and whether each of the four\n"
             "        files is present and valid (the default);\n"
-            "verify: check every file (IDX header, size, labels, SHA-256); exit 1 if any is\n"
-            "        missing or invalid;\n"
-            "fetch:  download the missing files into the data directory, then verify all four."
+            "verify: the same, in words for a log: check every file (IDX header, size, labels,\n"
+            "        SHA-256);\n"
+            "fetch:  download the missing files into the data directory, then verify all four.\n"
+            "Each exits 1 when a file is missing or invalid, so scripts can test for the data."
         ),
         epilog=_epilog("mnistmlp data", "mnistmlp data verify --data-dir ~/datasets/mnist", "mnistmlp data fetch"),
     )
@@ -525,9 +527,7 @@ def cmd_data(args: argparse.Namespace) -> int:
     advice = f"run '{fetch}' to download the missing files" if missing else ""
     if invalid:
         advice += ("; " if advice else "") + "delete the invalid files and fetch them again"
-    if args.action == "verify":
-        raise CommandError(f"MNIST data in {folder} is incomplete or invalid ({summary}): {advice}")
-    _out(f"{len(bad)} of 4 files not usable ({summary}): {advice}.")
+    raise CommandError(f"MNIST data in {folder} is incomplete or invalid ({summary}): {advice}")
     return 0
 
 
@@ -581,7 +581,7 @@ def _error(prog: str, message: str) -> None:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
     from . import ModelFileError
-    from .datasets import DataError
+    from .datasets import DataError, DownloadError
 
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -604,6 +604,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except CommandError as exc:
         _error(prog, str(exc))
         return exc.status
+    except DownloadError as exc:  # what went wrong with each mirror, a line each
+        lines = str(exc).splitlines()
+        _error(prog, lines[0])
+        for line in lines[1:]:
+            print(f"  {line.strip()}", file=sys.stderr, flush=True)
+        return 1
     except (DataError, ModelFileError) as exc:
         _error(prog, str(exc))
         return 1

@@ -284,11 +284,14 @@ def _tutorial_conclusions(by_name: Dict[str, List[Record]]) -> List[str]:
         share = histogram[top] / histogram.sum()
         per_run = [max(r["predicted_class_histogram"]) / sum(r["predicted_class_histogram"]) for r in deep]
         verdict = "borne out" if accuracy < 0.2 and min(per_run) > 0.8 else "not borne out"
+        runs = f"{len(deep)} runs" if len(deep) > 1 else "the run"
+        single_class = ("every run puts all the test images in a single class" if min(per_run) == 1 else
+                        f"each run puts at least {100 * min(per_run):.0f}% of the test images in a single class")
         out.append(
             f"Depth with plain SGD at learning rate 0.001 fails to train, predicting one class: two hidden layers "
-            f"reach {100 * accuracy:.1f}% test accuracy, and each run puts at least {100 * min(per_run):.0f}% of the "
-            f"test images in a single class (over all runs {100 * share:.0f}% are predicted '{top}'; the "
-            f"predicted-class histogram is {histogram.tolist()}) — {verdict}.")
+            f"reach {100 * accuracy:.1f}% test accuracy, and {single_class} (over {runs}, "
+            f"{100 * share:.0f}% of the predictions are '{top}'; the predicted-class histogram summed over "
+            f"{runs} is {histogram.tolist()}) — {verdict}.")
     adam = by_name.get("2×100 relu Adam")
     if adam and deep:
         accuracy = _mean(adam, "test_accuracy")
@@ -317,9 +320,11 @@ def grid_table(records: List[Record]) -> str:
                 cells.append(f"{100 * statistics.mean(runs):.1f}%" if runs else "–")
             lines.append(f"| {width} | " + " | ".join(cells) + " |")
         lines.append("")
-    failed = sorted({(r["name"], r["learning_rate"]) for r in records if r["test_accuracy"] < 0.2})
+    # In the order of the tables: by optimizer and rate, then depth, then width (as numbers).
+    failed = sorted({(r["optimizer"], r["learning_rate"], len(r["hidden"]), tuple(r["hidden"]), r["name"])
+                     for r in records if r["test_accuracy"] < 0.2})
     lines.append("Runs that did not train (test accuracy below 20%): "
-                 + (", ".join(f"{name} at lr {rate}" for name, rate in failed) if failed else "none") + ".")
+                 + (", ".join(f"{name} at lr {rate}" for _, rate, _, _, name in failed) if failed else "none") + ".")
     return "\n".join(lines) + "\n"
 
 

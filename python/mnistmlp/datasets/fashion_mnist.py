@@ -1,4 +1,6 @@
-"""Fashion-MNIST, Zalando's images of clothes: MNIST's format, sizes and interface.
+"""Fashion-MNIST, Zalando's images of clothes: MNIST's format and sizes, and the interface of
+:mod:`mnistmlp.datasets.mnist` but for the loader's name (``load_fashion_mnist`` for
+``load_mnist``).
 
 ::
 
