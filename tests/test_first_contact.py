@@ -92,3 +92,44 @@ def test_settings_that_could_not_be_saved_are_refused_when_made(tmp_path):
     model = mnistmlp.MLP([4, 2], optimizer=optimizer, seed=2**64 - 1)
     model.save(tmp_path / "m.safetensors")
     assert mnistmlp.MLP.load(tmp_path / "m.safetensors").optimizer == optimizer
+
+
+@pytest.mark.parametrize(
+    "where,error,reason",
+    [
+        ("a_folder", IsADirectoryError, r"is a folder; give a file name such as .*a_folder/model.safetensors"),
+        ("missing/m.safetensors", FileNotFoundError, r"the folder .*missing does not exist"),
+    ],
+)
+def test_saving_where_no_file_can_go_names_the_users_path(tmp_path, where, error, reason):
+    (tmp_path / "a_folder").mkdir()
+    target = tmp_path / where
+    with pytest.raises(error, match=reason) as raised:
+        mnistmlp.MLP([4, 2]).save(target)
+    assert raised.value.filename == str(target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_folder"]
+
+
+def test_loading_a_folder_says_it_is_a_folder(tmp_path):
+    with pytest.raises(mnistmlp.ModelFileError, match="is a folder, not a model file"):
+        mnistmlp.MLP.load(tmp_path)
+
+
+def test_tflearn_checkpoints_that_cannot_be_written_fail_before_training(tmp_path, capsys):
+    import mnistmlp.tflearn as tflearn
+
+    net = tflearn.input_data(shape=[None, 784])
+    net = tflearn.regression(tflearn.fully_connected(net, 10, activation="softmax"))
+    model = tflearn.DNN(net, checkpoint_path=str(tmp_path / "missing" / "ckpt"))
+    with pytest.raises(FileNotFoundError, match="the folder .*missing does not exist"):
+        model.fit(np.zeros((20, 784), np.float32), np.eye(10)[np.arange(20) % 10], n_epoch=1)
+    assert model.model.steps_ == 0 and capsys.readouterr().out == ""
+
+
+def test_model_files_honour_the_umask(tmp_path):
+    previous = os.umask(0o027)
+    try:
+        mnistmlp.MLP([4, 2]).save(tmp_path / "m.safetensors")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "m.safetensors").stat().st_mode & 0o777 == 0o640

@@ -130,6 +130,8 @@ def test_gzip_magic_in_an_uncompressed_buffer_is_pointed_out() -> None:
     ("checks", "message"),
     [
         ({"expected_magic": 2051}, "wrong magic number 2049 (0x00000801), expected 2051 (0x00000803)"),
+        # The same number of dimensions, another type: the whole magic number is compared.
+        ({"expected_magic": 0x0901}, "wrong magic number 2049 (0x00000801), expected 2305 (0x00000901)"),
         ({"expected_shape": (6,)}, "shape (5,), expected (6,)"),
         ({"expected_shape": (None, 28, 28)}, "shape (5,), expected (any, 28, 28)"),
         ({"sha256": "0" * 64}, "SHA-256 mismatch"),

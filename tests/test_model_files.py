@@ -152,6 +152,8 @@ def set_raw(key, text, within=()):
         (lambda t, m, c: t.update(extra=np.zeros(3, np.float32)), "unexpected tensors: extra"),
         (lambda t, m, c: t.update({"layers.0.bias": np.full(8, np.nan, np.float32)}), "layers.0.bias holds NaN or Inf"),
         (lambda t, m, c: t.update({"layers.1.weight": np.zeros((4, 8), np.float32)}), "layer shapes must chain"),
+        (lambda t, m, c: t.update({"optimizer.velocity.layers.0.weight": np.zeros((16, 20), np.float32)}),
+         r"bad.safetensors: tensor optimizer.velocity.layers.0.weight has shape \(16, 20\), expected \(20, 8\)"),
         # What fuzzing found: every malformed description is refused before the model sees it.
         (set_key("weight_init", [{}, "zeros"]), "weight_init.0. must be one of .*, got a JSON object"),
         (set_training("step", 2**63), "training.step must be an integer in .0, 9007199254740992., got 9223372036854775808"),

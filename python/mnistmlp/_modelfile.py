@@ -51,7 +51,7 @@ import numpy as np
 
 from . import _core, optimizers
 
-__all__ = ["ModelFileError", "FORMAT", "FORMAT_VERSION", "write_model_file", "read_model_file"]
+__all__ = ["ModelFileError", "FORMAT", "FORMAT_VERSION", "check_destination", "write_model_file", "read_model_file"]
 
 FORMAT = "mnistmlp"
 FORMAT_VERSION = 1
@@ -83,11 +83,26 @@ def state_slots(optimizer: Dict[str, Any]) -> Tuple[str, ...]:
 # -- writing ------------------------------------------------------------------------------
 
 
+def check_destination(path: PathLike) -> Path:
+    """``path`` as a Path, if a model file can be saved there; else an OSError saying why in
+    the user's words and naming ``path``. Callers that save later (after training) check first."""
+    path = Path(path).expanduser()
+    folder = path.parent
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, f"is a folder; give a file name such as {path / 'model.safetensors'}",
+                                str(path))
+    if not folder.is_dir():
+        raise FileNotFoundError(errno.ENOENT, f"the folder {folder} does not exist", str(path))
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PermissionError(errno.EACCES, f"the folder {folder} is not writable", str(path))
+    return path
+
+
 def write_model_file(path: PathLike, description: Dict[str, Any], tensors: Dict[str, np.ndarray]) -> None:
     """Write ``tensors`` and ``description`` to ``path``, atomically and durably (see the
     module's docstring). A description that loading would refuse raises ValueError before
     anything is written; a failed write raises OSError naming ``path``."""
-    path = Path(path)
+    path = check_destination(path)
     try:
         text = json.dumps(description, allow_nan=False)
         _check_description(json.loads(text))  # as loading will read it back
@@ -220,7 +235,8 @@ def read_model_file(path: PathLike) -> Tuple[Dict[str, Any], Dict[str, np.ndarra
 
     path = Path(path)
     if not path.is_file():
-        raise ModelFileError(f"{path}: no such model file" if not path.exists() else f"{path}: not a file")
+        raise ModelFileError(f"{path}: no such model file" if not path.exists() else
+                             f"{path}: is a folder, not a model file" if path.is_dir() else f"{path}: not a file")
     try:
         with safe_open(str(path), framework="np") as file:
             try:

@@ -341,14 +341,12 @@ def _load_split(split: str, data_dir: Optional[str]):
 
 
 def _check_save_path(path: str) -> None:
-    target = Path(path).expanduser()
-    if target.is_dir():
-        raise CommandError(f"--save {path}: is a folder; give a file name such as {target / 'model.safetensors'}", 2)
-    parent = target.parent
-    if not parent.is_dir():
-        raise CommandError(f"--save {path}: the folder {parent} does not exist", 2)
-    if not os.access(parent, os.W_OK):
-        raise CommandError(f"--save {path}: the folder {parent} is not writable", 2)
+    from ._modelfile import check_destination
+
+    try:
+        check_destination(path)
+    except OSError as exc:
+        raise CommandError(f"--save {path}: {exc.strerror}", 2) from None
 
 
 def confusion_matrix(labels, predictions, classes: int = MNIST_CLASSES):

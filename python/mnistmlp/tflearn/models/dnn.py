@@ -17,6 +17,7 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
+from ..._modelfile import check_destination
 from ...model import MLP
 from ..._validation import as_inputs, as_targets, check_int
 from .._display import TermDisplay
@@ -166,6 +167,9 @@ class DNN:
             raise unsupported("fit(excl_trainops=...)", "a network has exactly one training operation")
         if isinstance(n_epoch, bool) or not isinstance(n_epoch, numbers.Integral) or n_epoch < 1:
             raise ValueError(f"fit: n_epoch must be a positive integer, got {n_epoch!r}")
+        for checkpoints in (self.checkpoint_path, self.best_checkpoint_path):
+            if checkpoints:  # before an epoch of training, not after it
+                check_destination(checkpoints)
         settings = self.regression.settings
         batch_size = settings["batch_size"] if batch_size is None else check_int("fit: batch_size", batch_size, 1)
         shuffle = settings["shuffle"] if shuffle is None else bool(shuffle)
