@@ -75,7 +75,9 @@ print("RESULT", curve[:500].mean(), curve[-500:].mean(), history["accuracy"][0],
     assert "- acc: " in out and "accuracy over all 5500 batches" in out
     first, last, epoch_accuracy, test_accuracy = map(float, out.split("RESULT")[1].split())
     assert last < 0.75 * first, "the loss falls during the epoch"
-    assert epoch_accuracy > 0.3 and test_accuracy > 0.5, "well above chance (0.1)"
+    # Over 12 seeds (the notebook sets none): epoch accuracy 0.43-0.58, test accuracy 0.69-0.74
+    # (TFLearn 0.5.0: 0.711 mean of 10); the bars sit about three standard deviations below.
+    assert epoch_accuracy > 0.38 and test_accuracy > 0.64
 
 
 # ---- TFLearn's defaults --------------------------------------------------------------------
@@ -158,11 +160,17 @@ def test_several_models_in_one_process():
     X, Y = synthetic()
     models = [tflearn.DNN(mlp_net(hidden=h, learning_rate=0.01)) for h in [(16,), (32, 16), (8,)]]
     for model in models:
-        model.fit(X, Y, n_epoch=3, batch_size=32)
+        model.fit(X, Y, n_epoch=20, batch_size=32)
     assert [m.model.layer_sizes for m in models] == [[784, 16, 10], [784, 32, 16, 10], [784, 8, 10]]
-    assert [m.model.steps_ for m in models] == [57, 57, 57]
-    # One hidden layer learns this; two, from TFLearn's tiny initial weights, learn slowly.
-    assert models[0].evaluate(X, Y)[0] > 0.5 and models[2].evaluate(X, Y)[0] > 0.5
+    assert [m.model.steps_ for m in models] == [380, 380, 380]
+    # Each learns the training set (0.99-1.0 for init_graph seeds 0-9) ...
+    assert all(m.evaluate(X, Y)[0] > 0.9 for m in models)
+    # ... exactly as it would alone: no state is shared between models.
+    tflearn.init_graph(seed=1)
+    alone = tflearn.DNN(mlp_net(hidden=(8,), learning_rate=0.01))
+    alone.fit(X, Y, n_epoch=20, batch_size=32)
+    for (W, b), (W_alone, b_alone) in zip(models[2].model.get_weights(), alone.model.get_weights()):
+        assert np.array_equal(W, W_alone) and np.array_equal(b, b_alone)
 
 
 # ---- DNN features ----------------------------------------------------------------------------
