@@ -2,6 +2,7 @@
 
 import itertools
 import math
+import struct
 
 import numpy as np
 import pytest
@@ -364,6 +365,99 @@ def test_optimizers_keep_float32():
         state = [s for name in ("velocity", "m", "v") for s in (getattr(opt, name, None) or [])]
         assert state or isinstance(opt, ref.SGD) and opt.momentum == 0
         assert all(s.dtype == np.float32 for s in state)
+
+
+def f32(x):
+    """x rounded to float32, as a Python float. An operation on float32 values done in double
+    and rounded once gives the float32 result for + - * / and sqrt: a second oracle for the
+    float32 steps, independent of NumPy's float32 arithmetic."""
+    return struct.unpack("f", struct.pack("f", x))[0]
+
+
+def test_float32_adam_is_tensorflows_float32_kernel():
+    """training_ops.cc's ApplyAdam with AdamOptimizer's running float32 beta powers."""
+    params = scalar_problem(dtype=np.float32)
+    opt = ref.Adam(learning_rate=0.01, beta1=0.9, beta2=0.999, epsilon=1e-8)
+    lr, b1, b2, eps = f32(0.01), f32(0.9), f32(0.999), f32(1e-8)
+    state = {"w": [1.0, 0.0, 0.0], "b": [0.5, 0.0, 0.0]}  # value, m, v
+    p1, p2 = b1, b2  # the variables start at beta
+    for gw, gb in [(0.2, -0.4), (-0.1, 0.3), (0.5, 1e-3), (0.25, -0.125), (3e-5, 7.0)]:
+        gw, gb = f32(gw), f32(gb)
+        opt.step(params, grads_of(gw, gb, dtype=np.float32))
+        alpha = f32(f32(lr * f32(math.sqrt(f32(1 - p2)))) / f32(1 - p1))
+        for key, g in (("w", gw), ("b", gb)):
+            w, m, v = state[key]
+            m = f32(m + f32(f32(g - m) * f32(1 - b1)))
+            v = f32(v + f32(f32(f32(g * g) - v) * f32(1 - b2)))
+            w = f32(w - f32(f32(m * alpha) / f32(f32(math.sqrt(v)) + eps)))
+            state[key] = [w, m, v]
+        p1, p2 = f32(p1 * b1), f32(p2 * b2)
+        assert values(params) == [state["w"][0], state["b"][0]]
+        assert [float(opt.m[0][0, 0]), float(opt.v[1][0])] == [state["w"][1], state["b"][2]]
+    assert opt.t == 5
+
+
+def test_float32_beta_powers_are_running_float32_products():
+    power = f32(0.999)
+    for t in range(1, 3000):
+        assert float(ref.float32_beta_power(0.999, t)) == power
+        power = f32(power * f32(0.999))
+    # The product drifts from the exact power: 1 - beta^t differs in its fourth digit.
+    assert abs(float(ref.float32_beta_power(0.999, 2000)) / 0.999 ** 2000 - 1) > 1e-5
+    # A fresh optimizer set to a later step recomputes them.
+    opt = ref.Adam()
+    opt.t = 2999
+    expected = ref.Adam().step_size(3000, np.float32)
+    assert opt.step_size(3000, np.float32) == expected
+    with pytest.raises(ValueError, match="count from 1"):
+        ref.float32_beta_power(0.9, 0)
+
+
+def test_float32_step_size_differs_from_the_double_one_by_its_bias():
+    """lr_t in double from the exact 0.999 is 6.6e-6 larger at the first step than float32's:
+    the bias that the float32 arithmetic removes."""
+    opt = ref.Adam(learning_rate=0.001)
+    alpha, exact = opt.step_size(1, np.float32), opt.step_size(1)
+    assert isinstance(alpha, np.float32)
+    assert exact / float(alpha) - 1 == pytest.approx(6.6e-6, rel=0.02)
+
+
+@pytest.mark.parametrize("momentum,nesterov", [(0.0, False), (0.9, False), (0.9, True)])
+def test_float32_sgd_is_tensorflows_float32_kernel(momentum, nesterov):
+    """ApplyGradientDescent (w -= g lr) and ApplyMomentum (v = v mu + g; w -= v lr, or
+    w -= g lr + v mu lr for Nesterov), each operation rounded to float32."""
+    params = scalar_problem(dtype=np.float32)
+    opt = ref.SGD(learning_rate=0.1, momentum=momentum, nesterov=nesterov)
+    lr, mu = f32(0.1), f32(momentum)
+    state = {"w": [1.0, 0.0], "b": [0.5, 0.0]}  # value, velocity
+    for gw, gb in [(0.2, -0.4), (-0.1, 0.3), (0.5, 1e-3)]:
+        gw, gb = f32(gw), f32(gb)
+        opt.step(params, grads_of(gw, gb, dtype=np.float32))
+        for key, g in (("w", gw), ("b", gb)):
+            w, v = state[key]
+            if momentum == 0:
+                w = f32(w - f32(g * lr))
+            else:
+                v = f32(f32(v * mu) + g)
+                step = f32(f32(g * lr) + f32(f32(v * mu) * lr)) if nesterov else f32(v * lr)
+                w = f32(w - step)
+            state[key] = [w, v]
+        assert values(params) == [state["w"][0], state["b"][0]]
+
+
+@pytest.mark.parametrize("staircase", [False, True])
+def test_float32_decay_is_tensorflows_float32_graph(staircase):
+    """exponential_decay for a float32 rate: lr * powf(decay_rate, float32(t) / decay_steps)."""
+    opt = ref.SGD(learning_rate=0.1, decay_rate=0.96, decay_steps=3, staircase=staircase)
+    for t in range(10):
+        lr = opt.learning_rate_at(t, np.float32)
+        assert isinstance(lr, np.float32)
+        p = f32(f32(t) / 3.0)
+        if staircase:
+            p = math.floor(p)
+        power = np.float32(0.96) ** np.float32(p)  # the C library's powf, as TensorFlow's Pow
+        assert float(lr) == f32(f32(0.1) * float(power))
+        assert float(lr) == pytest.approx(0.1 * 0.96 ** p, rel=2e-7)
 
 
 # ---------------------------------------------------------------------------------------

@@ -10,6 +10,8 @@ the arrays are given in comments. It is vectorised per mini-batch (there is no P
 loop over samples) and it keeps the dtype of the parameters: float32 parameters give
 float32 activations, gradients and optimizer state (inputs are cast to the parameters'
 dtype, hyper-parameters are Python floats, so nothing is silently promoted to float64).
+The optimizers' float32 steps are TensorFlow 1's float32 kernels operation by operation
+(see :class:`SGD` and :class:`Adam`), as the engine's are.
 
 Notation
 --------
@@ -74,6 +76,7 @@ __all__ = [
     "clip_by_global_norm",
     "SGD",
     "Adam",
+    "float32_beta_power",
     "NumpyMLP",
 ]
 
@@ -594,11 +597,16 @@ class SGD:
 
         lr_t = lr * decay_rate ** (t / decay_steps)           (floor(t / decay_steps) if staircase;
                                                                lr_t = lr without decay_rate)
-        plain (momentum == 0):  w <- w - lr_t g
-        momentum mu > 0:        v <- mu v + g;  w <- w - lr_t v           (v starts at 0)
-        Nesterov:               v <- mu v + g;  w <- w - lr_t (g + mu v)
+        plain (momentum == 0):  w <- w - g lr_t
+        momentum mu > 0:        v <- v mu + g;  w <- w - v lr_t          (v starts at 0)
+        Nesterov:               v <- v mu + g;  w <- w - (g lr_t + v mu lr_t)
 
-    lr_t is computed in double precision and applied as a scalar in the parameters' dtype.
+    float64 parameters: lr_t is computed in double precision and applied as a scalar, and
+    Nesterov's step is ``lr_t (g + mu v)``. float32 parameters: every operation is
+    TensorFlow's float32 one, rounded to float32 in the order written above (training_ops.cc's
+    ApplyGradientDescent and ApplyMomentum, no fused multiply-add), and lr_t is
+    exponential_decay's float32 graph: ``float32(lr) * powf(float32(decay_rate), p)``,
+    ``p = float32(t) / float32(decay_steps)`` (floored if staircase).
     """
 
     def __init__(self, learning_rate: float, momentum: float = 0.0, nesterov: bool = False,
@@ -616,8 +624,17 @@ class SGD:
         self.t = 0                                # updates applied so far
         self.velocity: Optional[List[np.ndarray]] = None  # v per parameter (W_1, b_1, W_2, ...)
 
-    def learning_rate_at(self, t: int) -> float:
-        """lr_t for the update that follows ``t`` earlier updates."""
+    def learning_rate_at(self, t: int, dtype=np.float64) -> Union[float, np.float32]:
+        """lr_t for the update that follows ``t`` earlier updates, for parameters of ``dtype``
+        (float32: TensorFlow's float32 arithmetic, an ``np.float32``)."""
+        if np.dtype(dtype) == np.float32:
+            lr = np.float32(self.learning_rate)
+            if self.decay_rate is None:
+                return lr
+            p = np.float32(t) / np.float32(self.decay_steps)
+            if self.staircase:
+                p = np.floor(p)
+            return lr * np.float32(self.decay_rate) ** p   # float32 scalar power: the C library's powf
         if self.decay_rate is None:
             return self.learning_rate
         exponent = t / self.decay_steps
@@ -627,27 +644,47 @@ class SGD:
 
     def step(self, params: Params, grads: Grads) -> None:
         """Apply one update to ``params`` in place."""
-        lr = self.learning_rate_at(self.t)
+        if len(grads) != len(params):
+            raise ValueError(f"got gradients for {len(grads)} layers but {len(params)} layers of parameters")
+        float32 = _check_params(params) == np.float32
+        lr = self.learning_rate_at(self.t, np.float32 if float32 else np.float64)
         if self.momentum == 0.0:
-            if len(grads) != len(params):
-                raise ValueError(f"got gradients for {len(grads)} layers but {len(params)} layers of parameters")
             for w, g in zip(_flat(params), _flat(grads)):
-                w -= lr * g
+                w -= g * lr
         else:
             self.velocity = _check_state(self.velocity, params, grads, "SGD")
-            mu = self.momentum
+            mu = np.float32(self.momentum) if float32 else self.momentum
             for w, g, v in zip(_flat(params), _flat(grads), self.velocity):
                 v *= mu
-                v += g                            # v <- mu v + g
-                if self.nesterov:
-                    w -= lr * (g + mu * v)
+                v += g                            # v <- v mu + g
+                if not self.nesterov:
+                    w -= v * lr
+                elif float32:
+                    w -= g * lr + v * mu * lr     # TensorFlow's order of operations
                 else:
-                    w -= lr * v
+                    w -= lr * (g + mu * v)
         self.t += 1
 
     def __repr__(self) -> str:
         return (f"SGD(learning_rate={self.learning_rate}, momentum={self.momentum}, nesterov={self.nesterov}, "
                 f"decay_rate={self.decay_rate}, decay_steps={self.decay_steps}, staircase={self.staircase})")
+
+
+def float32_beta_power(beta: float, t: int) -> np.float32:
+    """``beta^t`` as TensorFlow 1's ``AdamOptimizer`` holds it for float32 variables.
+
+    TensorFlow keeps ``beta1_power`` and ``beta2_power`` in float32 variables that start at
+    ``beta`` and are multiplied by ``beta`` after every update, so update ``t`` (from 1)
+    sees ``t`` factors, the product rounded to float32 after each multiplication. This
+    repeats those ``t - 1`` multiplications (``t >= 1``).
+    """
+    if t < 1:
+        raise ValueError(f"update numbers count from 1, got {t}")
+    beta = np.float32(beta)
+    power = beta
+    for _ in range(t - 1):
+        power = power * beta
+    return power
 
 
 class Adam:
@@ -664,7 +701,21 @@ class Adam:
     and v_hat = v / (1 - beta2^t), i.e. ``w <- w - lr_t m / (sqrt(v) + eps sqrt(1 - beta2^t))``.
     TensorFlow adds epsilon to the *uncorrected* sqrt(v), so its epsilon is effectively
     larger early on (by 1/sqrt(1 - beta2^t), ~31.6x at t = 1 with beta2 = 0.999); this
-    class follows TensorFlow. beta^t and lr_t are computed in double precision.
+    class follows TensorFlow.
+
+    float64 parameters: beta^t and lr_t are computed in double precision and the moments as
+    written above. float32 parameters: TensorFlow's float32 kernel (training_ops.cc's
+    ApplyAdam), every operation rounded to float32 in this order, no fused multiply-add::
+
+        alpha = lr * sqrt(1 - beta2_power) / (1 - beta1_power)
+        m <- m + (g - m) * (1 - beta1)
+        v <- v + (g * g - v) * (1 - beta2)
+        w <- w - (m * alpha) / (sqrt(v) + epsilon)
+
+    with lr, beta1, beta2, epsilon rounded to float32 and the powers those of
+    :func:`float32_beta_power`. These roundings are unbiased. An lr_t computed in double from
+    the exact 0.999, applied to moments that use float32's 0.99900001, would make every step
+    up to 6.4e-6 (relative) too large: a bias that training amplifies.
     """
 
     def __init__(self, learning_rate: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
@@ -678,14 +729,36 @@ class Adam:
         self.t = 0                                # updates applied so far
         self.m: Optional[List[np.ndarray]] = None  # first moments per parameter (W_1, b_1, W_2, ...)
         self.v: Optional[List[np.ndarray]] = None  # second moments
+        # float32: TensorFlow's running beta1_power and beta2_power for update `t + 1`,
+        # recomputed when t was set from outside.
+        self._powers: Optional[Tuple[int, np.float32, np.float32]] = None
+
+    def _float32_powers(self, t: int) -> Tuple[np.float32, np.float32]:
+        """TensorFlow's float32 beta1_power and beta2_power at update ``t``: the running
+        products kept by :meth:`step`, or recomputed."""
+        if self._powers is not None and self._powers[0] == t:
+            return self._powers[1], self._powers[2]
+        return float32_beta_power(self.beta1, t), float32_beta_power(self.beta2, t)
+
+    def step_size(self, t: int, dtype=np.float64) -> Union[float, np.float32]:
+        """lr_t (float32: alpha) of update number ``t`` (from 1) for parameters of ``dtype``."""
+        if np.dtype(dtype) == np.float32:
+            p1, p2 = self._float32_powers(t)
+            one = np.float32(1)
+            return np.float32(self.learning_rate) * np.sqrt(one - p2) / (one - p1)
+        b1, b2 = self.beta1, self.beta2
+        return self.learning_rate * math.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t)
 
     def step(self, params: Params, grads: Grads) -> None:
         """Apply one update to ``params`` in place."""
         self.m = _check_state(self.m, params, grads, "Adam")
         self.v = _check_state(self.v, params, grads, "Adam")
         self.t += 1
-        b1, b2, t = self.beta1, self.beta2, self.t
-        lr_t = self.learning_rate * math.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t)
+        if _check_params(params) == np.float32:
+            self._float32_step(params, grads)
+            return
+        b1, b2 = self.beta1, self.beta2
+        lr_t = self.step_size(self.t)
         for w, g, m, v in zip(_flat(params), _flat(grads), self.m, self.v):
             m *= b1
             m += (1.0 - b1) * g                   # m <- b1 m + (1 - b1) g
@@ -696,6 +769,27 @@ class Adam:
             np.divide(m, step, out=step)          # m / (sqrt(v) + eps)
             step *= lr_t
             w -= step
+
+    def _float32_step(self, params: Params, grads: Grads) -> None:
+        b1, b2, eps = np.float32(self.beta1), np.float32(self.beta2), np.float32(self.epsilon)
+        p1, p2 = self._float32_powers(self.t)
+        self._powers = (self.t, p1, p2)
+        alpha = self.step_size(self.t, np.float32)
+        one_b1, one_b2 = np.float32(1) - b1, np.float32(1) - b2
+        for w, g, m, v in zip(_flat(params), _flat(grads), self.m, self.v):
+            d = g - m
+            d *= one_b1
+            m += d                                # m <- m + (g - m) (1 - beta1)
+            d = g * g
+            d -= v
+            d *= one_b2
+            v += d                                # v <- v + (g g - v) (1 - beta2)
+            step = m * alpha
+            root = np.sqrt(v)
+            root += eps
+            step /= root                          # (m alpha) / (sqrt(v) + epsilon)
+            w -= step
+        self._powers = (self.t + 1, p1 * b1, p2 * b2)  # TensorFlow's _finish: beta_power *= beta
 
     def __repr__(self) -> str:
         return f"Adam(learning_rate={self.learning_rate}, beta1={self.beta1}, beta2={self.beta2}, epsilon={self.epsilon})"
