@@ -49,7 +49,10 @@ def test_training_flushes_subnormals_by_default_and_not_when_told(flush_setting,
     kept = decayed_adam_moments(False, dense, tmp_path)
     assert _subnormal(kept).any(), "the test needs moments that decay into the subnormal range"
     assert not _subnormal(flushed).any()
-    assert np.all((flushed == 0) | (kept == flushed))
+    # Flushing changes only moments that went subnormal without it. (TensorFlow's float32 step
+    # m += (0 - m) * (1 - beta1) leaves them just above the smallest normal float, where the
+    # decrement itself would be subnormal and becomes zero.)
+    assert np.all((flushed == kept) | _subnormal(kept))
 
 
 def test_flags_do_not_leak_into_python(flush_setting):

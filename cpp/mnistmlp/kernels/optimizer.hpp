@@ -1,34 +1,75 @@
 // Optimizer updates over a flat slice [begin, end) of the parameter arena. The gradient g is
 // scaled by `clip` first (1 when not clipping): TensorFlow's clip_by_global_norm factor.
-//   SGD            : w -= lr_t * g
-//   SGD + momentum : v = mu * v + g;  w -= lr_t * v          (tf.train.MomentumOptimizer)
-//   ... + Nesterov : v = mu * v + g;  w -= lr_t * (g + mu * v)
-//   Adam (TF 1)    : m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;  w -= lr_t * m / (sqrt(v) + eps)
-//                    with lr_t = lr * sqrt(1 - b2^t) / (1 - b1^t): epsilon sits outside the bias
-//                    correction, as in TensorFlow 1's AdamOptimizer that TFLearn used.
+//   SGD            : w -= g * lr
+//   SGD + momentum : v = v * mu + g;  w -= v * lr             (tf.train.MomentumOptimizer)
+//   ... + Nesterov : v = v * mu + g;  w -= g * lr + v * mu * lr
+//   Adam (TF 1)    : m += (g - m) * (1 - b1);  v += (g * g - v) * (1 - b2);
+//                    w -= (m * alpha) / (sqrt(v) + eps)
+//                    with alpha = lr * sqrt(1 - b2^t) / (1 - b1^t): epsilon sits outside the
+//                    bias correction, as in TensorFlow 1's AdamOptimizer that TFLearn used.
+// float32 (TFLearn's precision): TensorFlow 1's float32 kernels (training_ops.cc), every
+// operation rounded to float32 in the order written, none fused into a multiply-add (its CPU
+// builds fuse none): the same bits at every SIMD level and as mnistmlp.reference's float32
+// steps. The rates lr and alpha come from backend/cpu/optimizer.cpp, also in TensorFlow's
+// float32 arithmetic. float64: the same formulas in their textbook form,
+// m = b1 m + (1 - b1) g, v = b2 v + (1 - b2) g^2, w -= lr (g + mu v) for Nesterov, with the
+// multiply-adds the compiler forms.
 #pragma once
 
 #include <cmath>
-#include <type_traits>
 
 #include "mnistmlp/common.hpp"
 #include "mnistmlp/kernels/simd.hpp"
 
 namespace mnistmlp::kernels {
 
-template <typename T>
-void sgd_update(T* w, const T* g, index_t begin, index_t end, T lr, T clip) {
+MNISTMLP_ROUND_EACH_OPERATION inline void sgd_update(float* w, const float* g, index_t begin,
+                                                     index_t end, float lr, float clip) {
+#pragma omp simd
+  for (index_t i = begin; i < end; ++i) {
+    const float step = (g[i] * clip) * lr;
+    w[i] -= step;
+  }
+}
+
+inline void sgd_update(double* w, const double* g, index_t begin, index_t end, double lr,
+                       double clip) {
 #pragma omp simd
   for (index_t i = begin; i < end; ++i) w[i] -= lr * (g[i] * clip);
 }
 
-template <typename T>
-void momentum_update(T* w, T* velocity, const T* g, index_t begin, index_t end, T lr, T mu,
-                     bool nesterov, T clip) {
+MNISTMLP_ROUND_EACH_OPERATION inline void momentum_update(float* w, float* velocity,
+                                                          const float* g, index_t begin,
+                                                          index_t end, float lr, float mu,
+                                                          bool nesterov, float clip) {
   if (nesterov) {
 #pragma omp simd
     for (index_t i = begin; i < end; ++i) {
-      const T gi = g[i] * clip;
+      const float gi = g[i] * clip;
+      const float kept = velocity[i] * mu;
+      velocity[i] = kept + gi;
+      const float now = gi * lr;
+      const float ahead = (velocity[i] * mu) * lr;
+      w[i] -= now + ahead;
+    }
+  } else {
+#pragma omp simd
+    for (index_t i = begin; i < end; ++i) {
+      const float gi = g[i] * clip;
+      const float kept = velocity[i] * mu;
+      velocity[i] = kept + gi;
+      const float step = velocity[i] * lr;
+      w[i] -= step;
+    }
+  }
+}
+
+inline void momentum_update(double* w, double* velocity, const double* g, index_t begin,
+                            index_t end, double lr, double mu, bool nesterov, double clip) {
+  if (nesterov) {
+#pragma omp simd
+    for (index_t i = begin; i < end; ++i) {
+      const double gi = g[i] * clip;
       velocity[i] = mu * velocity[i] + gi;
       w[i] -= lr * (gi + mu * velocity[i]);
     }
@@ -41,20 +82,39 @@ void momentum_update(T* w, T* velocity, const T* g, index_t begin, index_t end, 
   }
 }
 
-template <typename T>
-void adam_update(T* w, T* m, T* v, const T* g, index_t begin, index_t end, T lr_t, T beta1,
-                 T beta2, T epsilon, T clip) {
+// alpha: lr * sqrt(1 - b2^t) / (1 - b1^t) for update t.
+MNISTMLP_ROUND_EACH_OPERATION inline void adam_update(float* w, float* m, float* v,
+                                                      const float* g, index_t begin,
+                                                      index_t end, float alpha, float beta1,
+                                                      float beta2, float epsilon, float clip) {
   index_t i = begin;
 #if defined(MNISTMLP_SIMD_DISPATCH)
-  if constexpr (std::is_same_v<T, float>)
-    if (simd_level() >= Simd::avx2)
-      i = avx2::adam_update(w, m, v, g, begin, end, lr_t, beta1, beta2, epsilon, clip);
+  if (simd_level() >= Simd::avx2)
+    i = avx2::adam_update(w, m, v, g, begin, end, alpha, beta1, beta2, epsilon, clip);
 #endif
+  const float one_b1 = 1.0f - beta1, one_b2 = 1.0f - beta2;
 #pragma omp simd
   for (index_t j = i; j < end; ++j) {
-    const T gj = g[j] * clip;
-    m[j] = beta1 * m[j] + (T(1) - beta1) * gj;
-    v[j] = beta2 * v[j] + (T(1) - beta2) * gj * gj;
+    const float gj = g[j] * clip;
+    const float dm = (gj - m[j]) * one_b1;
+    m[j] += dm;
+    const float g2 = gj * gj;
+    const float dv = (g2 - v[j]) * one_b2;
+    v[j] += dv;
+    const float step = (m[j] * alpha) / (std::sqrt(v[j]) + epsilon);
+    w[j] -= step;
+  }
+}
+
+// lr_t: lr * sqrt(1 - b2^t) / (1 - b1^t) for update t.
+inline void adam_update(double* w, double* m, double* v, const double* g, index_t begin,
+                        index_t end, double lr_t, double beta1, double beta2, double epsilon,
+                        double clip) {
+#pragma omp simd
+  for (index_t j = begin; j < end; ++j) {
+    const double gj = g[j] * clip;
+    m[j] = beta1 * m[j] + (1.0 - beta1) * gj;
+    v[j] = beta2 * v[j] + (1.0 - beta2) * gj * gj;
     w[j] -= lr_t * m[j] / (std::sqrt(v[j]) + epsilon);
   }
 }

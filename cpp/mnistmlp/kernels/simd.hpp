@@ -8,6 +8,16 @@
 #include "mnistmlp/common.hpp"
 #include "mnistmlp/simd.hpp"
 
+// Marks a function whose float arithmetic must round every operation on its own, as the
+// optimizers' float32 steps do (kernels/optimizer.hpp): GCC would otherwise fuse a product and
+// a sum into one multiply-add (its default -ffp-contract=fast, even across intrinsics). Clang
+// fuses only within one expression, so those functions write each operation as a statement.
+#if defined(__GNUC__) && !defined(__clang__)
+#define MNISTMLP_ROUND_EACH_OPERATION __attribute__((optimize("fp-contract=off")))
+#else
+#define MNISTMLP_ROUND_EACH_OPERATION
+#endif
+
 namespace mnistmlp::kernels {
 
 template <typename T>
@@ -58,7 +68,7 @@ void gemm_micro_kernel(index_t kc, const float* a, const float* b, float* c, ind
 // kernels/optimizer.hpp's adam_update for float, eight at a time: returns the first index
 // of [begin, end) left for the caller's loop (fewer than eight).
 index_t adam_update(float* w, float* m, float* v, const float* g, index_t begin, index_t end,
-                    float lr_t, float beta1, float beta2, float epsilon, float clip);
+                    float alpha, float beta1, float beta2, float epsilon, float clip);
 }  // namespace avx2
 
 #endif

@@ -40,13 +40,32 @@ void output_loss(T* dz, T* out, T* row_loss, std::uint8_t* correct, const T* log
 index_t norm_chunks(index_t n);
 template <typename T>
 double sum_of_squares(const T* x, index_t n, double* partials);
+// kernels/optimizer.hpp's update of params[0, n) by the gradients, after `step` updates, with
+// the gradients scaled by `clip`; state0 / state1: the velocity, or Adam's m and v.
 template <typename T>
 void optimizer_update(T* params, T* grads, T* state0, T* state1, index_t n,
                       const OptimizerConfig& config, std::int64_t step, T clip);
-// SGD's learning rate after `step` updates (exponential decay, if any).
-double sgd_learning_rate(const OptimizerConfig& config, std::int64_t step);
-// Adam's bias-corrected rate lr_t for update number step + 1.
-double adam_learning_rate(const OptimizerConfig& config, std::int64_t step);
+// The rate of one update in each precision; static_cast<T> takes the one for parameters of
+// type T. float32 follows TensorFlow 1's float32 graph (TFLearn's models were float32), so
+// its roundings are TensorFlow's; float64 is the formula in double.
+struct LearningRate {
+  double float64 = 0;
+  float float32 = 0;
+  explicit operator double() const { return float64; }
+  explicit operator float() const { return float32; }
+};
+// SGD's learning rate after `step` updates: lr * decay_rate^(step / decay_steps), the
+// exponent floored if staircase (lr without decay). float32: tf.train.exponential_decay's
+// float32 operations, lr * powf(decay_rate, float(step) / decay_steps).
+LearningRate sgd_learning_rate(const OptimizerConfig& config, std::int64_t step);
+// Adam's bias-corrected rate for update t = step + 1: lr * sqrt(1 - beta2^t) / (1 - beta1^t).
+// float32: TensorFlow's alpha, in float32 from its running float32 powers
+// (float32_one_minus_power).
+LearningRate adam_learning_rate(const OptimizerConfig& config, std::int64_t step);
+// 1 - beta^t in float32, beta^t as TensorFlow 1's AdamOptimizer keeps it for float32
+// variables: a variable that starts at beta and is multiplied by beta after every update, so
+// update t sees t factors, the product rounded to float32 after each multiplication.
+float float32_one_minus_power(float beta, std::int64_t t);
 
 // data.cpp ----------------------------------------------------------------------------------
 // out (count, cols) = rows order[first, first+count) of x, converted to T (uint8 / 255).

@@ -12,16 +12,53 @@ constexpr index_t kChunk = 4096;
 
 index_t norm_chunks(index_t n) { return (n + kChunk - 1) / kChunk; }
 
-double sgd_learning_rate(const OptimizerConfig& config, std::int64_t step) {
+LearningRate sgd_learning_rate(const OptimizerConfig& config, std::int64_t step) {
+  LearningRate rate;
   double exponent = static_cast<double>(step) / config.decay_steps;
   if (config.staircase) exponent = std::floor(exponent);
-  return config.learning_rate * std::pow(config.decay_rate, exponent);
+  rate.float64 = config.learning_rate * std::pow(config.decay_rate, exponent);
+  float p = static_cast<float>(step) / static_cast<float>(config.decay_steps);
+  if (config.staircase) p = std::floor(p);
+  rate.float32 = static_cast<float>(config.learning_rate) *
+                 std::pow(static_cast<float>(config.decay_rate), p);  // powf, as TensorFlow's Pow
+  return rate;
 }
 
-double adam_learning_rate(const OptimizerConfig& config, std::int64_t step) {
+LearningRate adam_learning_rate(const OptimizerConfig& config, std::int64_t step) {
+  LearningRate rate;
   const double t = static_cast<double>(step + 1);
-  return config.learning_rate * std::sqrt(1.0 - std::pow(config.beta2, t)) /
-         (1.0 - std::pow(config.beta1, t));
+  rate.float64 = config.learning_rate * std::sqrt(1.0 - std::pow(config.beta2, t)) /
+                 (1.0 - std::pow(config.beta1, t));
+  const float correction2 = float32_one_minus_power(static_cast<float>(config.beta2), step + 1);
+  const float correction1 = float32_one_minus_power(static_cast<float>(config.beta1), step + 1);
+  rate.float32 = static_cast<float>(config.learning_rate) * std::sqrt(correction2) / correction1;
+  return rate;
+}
+
+float float32_one_minus_power(float beta, std::int64_t t) {
+  // The product only falls, so once 1 - product rounds to 1 it stays 1: it stops there (at
+  // t = 165 for 0.9, 17,321 for 0.999), which bounds the work of computing it afresh. And
+  // each thread keeps the last products it computed (Adam's two betas), from which the next
+  // step's take one more multiplication; another beta, or an earlier t, starts over. The
+  // result depends on (beta, t) alone.
+  struct Product {
+    float beta = 0;
+    std::int64_t t = 0;  // factors multiplied in, or any later t once 1 - value rounds to 1
+    float value = 1;
+  };
+  thread_local Product products[2];
+  Product* p = products[0].beta == beta   ? &products[0]
+               : products[1].beta == beta ? &products[1]
+                                          : nullptr;
+  if (!p) {  // the product used less recently gives way
+    products[1] = products[0];
+    p = &products[0];
+    *p = Product{beta, 0, 1.0f};
+  }
+  if (t < p->t) *p = Product{beta, 0, 1.0f};
+  for (; p->t < t && 1.0f - p->value != 1.0f; ++p->t) p->value *= beta;
+  p->t = std::max(p->t, t);
+  return 1.0f - p->value;
 }
 
 template <typename T>
@@ -41,11 +78,11 @@ void optimizer_update(T* params, T* grads, T* state0, T* state1, index_t n,
                       const OptimizerConfig& config, std::int64_t step, T clip) {
   const index_t chunks = norm_chunks(n);
   if (config.kind == OptimizerKind::adam) {
-    const T lr_t = static_cast<T>(adam_learning_rate(config, step));
+    const T rate = static_cast<T>(adam_learning_rate(config, step));
 #pragma omp for schedule(static)
     for (index_t c = 0; c < chunks; ++c)
       kernels::adam_update(params, state0, state1, grads, c * kChunk, std::min(n, (c + 1) * kChunk),
-                           lr_t, T(config.beta1), T(config.beta2), T(config.epsilon), clip);
+                           rate, T(config.beta1), T(config.beta2), T(config.epsilon), clip);
     return;
   }
   const T lr_t = static_cast<T>(sgd_learning_rate(config, step));

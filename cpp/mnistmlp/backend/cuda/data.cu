@@ -10,6 +10,7 @@ __global__ void set_counters_kernel(Counters* counters, index_t batch, std::int6
   await_previous_kernel();
   counters->batch = batch;
   counters->step = step;
+  counters->powers_step = -1;  // the powers of another step, or none yet
 }
 
 template <typename T>

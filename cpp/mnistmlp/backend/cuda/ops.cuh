@@ -16,10 +16,16 @@
 
 namespace mnistmlp::cuda {
 
-// Where training stands: the batch of the epoch being trained and the optimizer step.
+// Where training stands: the batch of the epoch being trained and the optimizer step. For
+// float32 Adam also TensorFlow's running float32 powers beta1^t and beta2^t of update
+// t = step + 1 (backend/cpu/optimizer.cpp: float32_one_minus_power), valid when
+// powers_step == step: each step's tail advances them; set_counters leaves them unset (-1),
+// and the step after it computes them afresh.
 struct Counters {
   index_t batch = 0;
   std::int64_t step = 0;
+  std::int64_t powers_step = -1;
+  float beta_power[2] = {1, 1};
 };
 
 // data.cu -----------------------------------------------------------------------------------
@@ -218,7 +224,8 @@ struct StepTail {
 };
 
 // The optimizer step of kernels/optimizer.hpp over the whole arena section [0, n), with the
-// step from `counters` and the clipping factor from `scalars` (1 when null).
+// step (and float32 Adam's powers) from `counters` and the clipping factor from `scalars` (1
+// when null).
 template <typename T>
 void optimizer_update(const Gpu& gpu, T* params, const T* grads, T* state0, T* state1,
                       index_t n, const OptimizerConfig& config, const Counters* counters,

@@ -3,6 +3,7 @@
 // the last of its blocks to finish, which reads every block's result in a fixed order: a
 // ticket instead of another launch.
 #include <algorithm>
+#include <type_traits>
 
 #include "mnistmlp/backend/cuda/cuda.hpp"
 #include "mnistmlp/backend/cuda/device_math.cuh"
@@ -79,6 +80,69 @@ __global__ void __launch_bounds__(kThreads)
   *ticket = 0;
 }
 
+// kernels/optimizer.hpp's float32 steps, operation for operation: the _rn intrinsics round
+// each operation to float32 and are never fused into a multiply-add (nvcc fuses a * b + c
+// written plainly). The float64 steps keep the formulas as written there.
+__device__ inline void sgd_step(float& w, float g, float lr) { w = __fsub_rn(w, __fmul_rn(g, lr)); }
+__device__ inline void sgd_step(double& w, double g, double lr) { w -= lr * g; }
+
+__device__ inline void momentum_step(float& w, float& velocity, float g, float lr, float mu,
+                                     bool nesterov) {
+  velocity = __fadd_rn(__fmul_rn(velocity, mu), g);
+  const float step = nesterov ? __fadd_rn(__fmul_rn(g, lr), __fmul_rn(__fmul_rn(velocity, mu), lr))
+                              : __fmul_rn(velocity, lr);
+  w = __fsub_rn(w, step);
+}
+__device__ inline void momentum_step(double& w, double& velocity, double g, double lr, double mu,
+                                     bool nesterov) {
+  velocity = mu * velocity + g;
+  w -= nesterov ? lr * (g + mu * velocity) : lr * velocity;
+}
+
+__device__ inline void adam_step(float& w, float& m, float& v, float g, float alpha, float beta1,
+                                 float beta2, float epsilon) {
+  m = __fadd_rn(m, __fmul_rn(__fsub_rn(g, m), __fsub_rn(1.0f, beta1)));
+  v = __fadd_rn(v, __fmul_rn(__fsub_rn(__fmul_rn(g, g), v), __fsub_rn(1.0f, beta2)));
+  w = __fsub_rn(w, __fdiv_rn(__fmul_rn(m, alpha), __fadd_rn(__fsqrt_rn(v), epsilon)));
+}
+__device__ inline void adam_step(double& w, double& m, double& v, double g, double lr_t,
+                                 double beta1, double beta2, double epsilon) {
+  m = beta1 * m + (1.0 - beta1) * g;
+  v = beta2 * v + (1.0 - beta2) * g * g;
+  w -= lr_t * m / (sqrt(v) + epsilon);
+}
+
+__device__ inline float clipped(float g, float clip) { return __fmul_rn(g, clip); }
+__device__ inline double clipped(double g, double clip) { return g * clip; }
+
+// backend/cpu/optimizer.cpp: sgd_learning_rate. float32: powf there (glibc's, as
+// TensorFlow's); CUDA's powf is less exact, and the power in double rounded once to float
+// agrees with glibc's but for the last bit of about 1 in 1,000 values.
+template <typename T>
+__device__ T sgd_learning_rate(const OptimizerConfig& config, std::int64_t step) {
+  if constexpr (std::is_same_v<T, float>) {
+    float p = __fdiv_rn(static_cast<float>(step), static_cast<float>(config.decay_steps));
+    if (config.staircase) p = floorf(p);
+    const double decay_rate = static_cast<float>(config.decay_rate);
+    const float power = static_cast<float>(pow(decay_rate, double(p)));
+    return __fmul_rn(static_cast<float>(config.learning_rate), power);
+  } else {
+    double exponent = static_cast<double>(step) / config.decay_steps;
+    if (config.staircase) exponent = floor(exponent);
+    return config.learning_rate * pow(config.decay_rate, exponent);
+  }
+}
+
+// beta^t as backend/cpu/optimizer.cpp's float32_one_minus_power forms it (without its
+// memory of earlier steps: the counters carry the powers from one step to the next), stopped
+// once 1 - beta^t rounds to 1.
+__device__ float float32_power(float beta, std::int64_t t) {
+  float value = 1.0f;
+  for (std::int64_t k = 0; k < t && __fsub_rn(1.0f, value) != 1.0f; ++k)
+    value = __fmul_rn(value, beta);
+  return value;
+}
+
 template <typename T>
 __global__ void __launch_bounds__(kThreads)
     optimizer_kernel(T* w, const T* g, T* s0, T* s1, index_t n, const OptimizerConfig config,
@@ -87,33 +151,31 @@ __global__ void __launch_bounds__(kThreads)
   const std::int64_t step = counters->step;
   const T clip = scalars ? scalars->clip : T(1);
   const index_t stride = index_t(gridDim.x) * kThreads;
+  const index_t first = index_t(blockIdx.x) * kThreads + threadIdx.x;
+  float powers[2] = {1, 1};  // float32 Adam's beta1^t and beta2^t, t = step + 1
   if (config.kind == OptimizerKind::adam) {
-    const double t = static_cast<double>(step + 1);
-    const T lr_t = static_cast<T>(config.learning_rate * sqrt(1.0 - pow(config.beta2, t)) /
-                                  (1.0 - pow(config.beta1, t)));
     const T beta1 = T(config.beta1), beta2 = T(config.beta2), epsilon = T(config.epsilon);
-    for (index_t i = index_t(blockIdx.x) * kThreads + threadIdx.x; i < n; i += stride) {
-      const T gi = g[i] * clip;
-      s0[i] = beta1 * s0[i] + (T(1) - beta1) * gi;
-      s1[i] = beta2 * s1[i] + (T(1) - beta2) * gi * gi;
-      w[i] -= lr_t * s0[i] / (sqrt_(s1[i]) + epsilon);
+    T rate;  // float32: TensorFlow's alpha from its running float32 powers
+    if constexpr (std::is_same_v<T, float>) {
+      const bool carried = counters->powers_step == step;
+      powers[0] = carried ? counters->beta_power[0] : float32_power(beta1, step + 1);
+      powers[1] = carried ? counters->beta_power[1] : float32_power(beta2, step + 1);
+      const float lr = static_cast<float>(config.learning_rate);
+      rate = __fdiv_rn(__fmul_rn(lr, __fsqrt_rn(__fsub_rn(1.0f, powers[1]))), __fsub_rn(1.0f, powers[0]));
+    } else {
+      const double t = static_cast<double>(step + 1);
+      rate = config.learning_rate * sqrt(1.0 - pow(config.beta2, t)) / (1.0 - pow(config.beta1, t));
     }
+    for (index_t i = first; i < n; i += stride)
+      adam_step(w[i], s0[i], s1[i], clipped(g[i], clip), rate, beta1, beta2, epsilon);
   } else {
-    double exponent = static_cast<double>(step) / config.decay_steps;
-    if (config.staircase) exponent = floor(exponent);
-    const T lr_t = static_cast<T>(config.learning_rate * pow(config.decay_rate, exponent));
+    const T lr_t = sgd_learning_rate<T>(config, step);
     const T mu = T(config.momentum);
-    for (index_t i = index_t(blockIdx.x) * kThreads + threadIdx.x; i < n; i += stride) {
-      if (config.momentum == 0.0) {
-        w[i] -= lr_t * (g[i] * clip);
-      } else if (config.nesterov) {
-        const T gi = g[i] * clip;
-        s0[i] = mu * s0[i] + gi;
-        w[i] -= lr_t * (gi + mu * s0[i]);
-      } else {
-        s0[i] = mu * s0[i] + g[i] * clip;
-        w[i] -= lr_t * s0[i];
-      }
+    for (index_t i = first; i < n; i += stride) {
+      if (config.momentum == 0.0)
+        sgd_step(w[i], clipped(g[i], clip), lr_t);
+      else
+        momentum_step(w[i], s0[i], clipped(g[i], clip), lr_t, mu, config.nesterov);
     }
   }
   if (!tail.metrics || !last_block(tail.ticket) || threadIdx.x != 0) return;
@@ -125,6 +187,11 @@ __global__ void __launch_bounds__(kThreads)
   m.loss = m.loss_sum * tail.scale + (scalars ? scalars->penalty : 0.0);
   m.rows = tail.rows;
   tail.metrics[tail.counters->batch] = m;
+  if (std::is_same_v<T, float> && config.kind == OptimizerKind::adam) {  // TensorFlow's _finish
+    tail.counters->beta_power[0] = __fmul_rn(powers[0], static_cast<float>(config.beta1));
+    tail.counters->beta_power[1] = __fmul_rn(powers[1], static_cast<float>(config.beta2));
+    tail.counters->powers_step = step + 1;
+  }
   ++tail.counters->batch;
   ++tail.counters->step;
   *tail.ticket = 0;
