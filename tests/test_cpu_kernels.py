@@ -1,5 +1,6 @@
 """The CPU's single operations (``_core.kernels``) against mnistmlp.reference and NumPy: the
-optimizer step at any step number, with state and clipping, at every SIMD level."""
+optimizer step at any step number, with state and clipping, at every SIMD level; the fused
+output activation and loss; dropout masks; sums of squares across the 4096-element chunks."""
 
 import numpy as np
 import pytest
@@ -130,3 +131,94 @@ def test_float32_adam_steps_take_tensorflows_step_size():
         got, _, _ = _core.kernels.optimizer_update(zeros, zeros, np.ones(8, np.float32), zeros, optimizer="adam",
                                                    learning_rate=0.001, step=step)
         np.testing.assert_array_equal(got, -((m_next * alpha) / np.float32(1e-8)), err_msg=f"step {step}")
+
+
+# ---- the fused output activation and loss --------------------------------------------------
+
+COMBINATIONS = [("softmax", "categorical_crossentropy")] + [
+    (output, "mean_square") for output in ("softmax", "linear", "relu", "sigmoid", "tanh")]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("targets", ["labels", "one_hot", "soft"])
+@pytest.mark.parametrize("output,loss", COMBINATIONS)
+@pytest.mark.parametrize("B", [1, 37])
+def test_output_loss_matches_the_reference(B, output, loss, targets, dtype):
+    """dz, the output activations, each row's loss and whether it is right, against the
+    reference's loss and gradient: one linear layer whose weight is the logits, fed the
+    identity, has z = logits and dW = dz."""
+    K = 10
+    rng = np.random.default_rng(B)
+    logits = rng.normal(scale=3, size=(B, K)).astype(dtype)
+    labels = rng.integers(0, K, B)
+    y = {
+        "labels": labels.astype(np.int32),
+        "one_hot": np.eye(K, dtype=dtype)[labels],
+        "soft": rng.dirichlet(np.ones(K), B).astype(dtype),
+    }[targets]
+    dz, out, row_loss, correct = _core.kernels.output_loss(logits, y, output, loss)
+    layer = [(logits.copy(), np.zeros(K, dtype))]
+    identity = np.eye(B, dtype=dtype)
+    loss_value, ((expected_dz, _),) = ref.loss_and_gradients(layer, identity, y, output_activation=output, loss=loss)
+    expected_out = ref.predict_proba(layer, identity, output_activation=output)
+    rtol, atol = (1e-13, 1e-15) if dtype == np.float64 else (2e-6, 1e-7)
+    np.testing.assert_allclose(out, expected_out, rtol=rtol, atol=atol)
+    np.testing.assert_allclose(dz, expected_dz, rtol=rtol, atol=atol)
+    # Row losses, unscaled: their mean (cross-entropy) or mean over K too (mean square) is the loss.
+    scale = 1 / B if loss == "categorical_crossentropy" else 1 / (B * K)
+    assert row_loss.sum(dtype=np.float64) * scale == pytest.approx(loss_value, rel=rtol * 10, abs=atol)
+    for i in range(B):
+        row = [(logits[i:i + 1].copy(), np.zeros(K, dtype))]
+        one = ref.loss_and_gradients(row, np.eye(1, dtype=dtype), y[i:i + 1], output_activation=output, loss=loss)[0]
+        assert row_loss[i] == pytest.approx(one * (K if loss == "mean_square" else 1), rel=rtol * 10, abs=atol)
+    target_class = labels if targets == "labels" else y.argmax(axis=1)
+    np.testing.assert_array_equal(correct, expected_out.argmax(axis=1) == target_class)
+
+
+# ---- dropout -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("rate", [0.1, 0.5, 0.9])
+def test_dropout_drops_a_fraction_rate_and_scales_the_rest_by_1_over_1_minus_rate(rate, dtype):
+    act = np.random.default_rng(0).normal(size=(400, 250)).astype(dtype)
+    dropped, scale = _core.kernels.dropout_forward(act, rate, 7, 3, 1)
+    keep = dtype(1.0 / (1.0 - rate))
+    assert set(np.unique(scale)) == {dtype(0), keep}
+    np.testing.assert_array_equal(dropped, act * scale)
+    n = act.size
+    kept = np.count_nonzero(scale)
+    sigma = np.sqrt(n * rate * (1 - rate))
+    assert abs(kept - n * (1 - rate)) < 5 * sigma, (kept, n * (1 - rate))
+    # Rows and columns alike: no unit or sample kept far more often than the others.
+    assert abs(np.count_nonzero(scale[:, :125]) - kept / 2) < 5 * sigma
+    assert abs(np.count_nonzero(scale[:200]) - kept / 2) < 5 * sigma
+
+
+def test_dropout_masks_are_keyed_by_seed_step_layer_and_place():
+    act = np.ones((64, 100), np.float32)
+    _, base = _core.kernels.dropout_forward(act, 0.5, 7, 3, 1)
+    np.testing.assert_array_equal(_core.kernels.dropout_forward(act, 0.5, 7, 3, 1)[1], base)
+    for seed, step, layer in [(8, 3, 1), (7, 4, 1), (7, 3, 2)]:
+        _, other = _core.kernels.dropout_forward(act, 0.5, seed, step, layer)
+        assert 0.4 < np.mean(other != base) < 0.6  # independent masks
+    # Element i's mask depends on i alone, not on how many elements there are.
+    _, part = _core.kernels.dropout_forward(act[:13], 0.5, 7, 3, 1)
+    np.testing.assert_array_equal(part, base[:13])
+
+
+# ---- sums of squares ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [1, 7, 4095, 4096, 4097, 8191, 8192, 8193, 100_003])
+def test_sum_of_squares_counts_every_element_once(n, dtype):
+    """Accumulated in double over chunks of 4096: an element lost or counted twice at a
+    chunk's edge would move the sum by about 1/n of itself."""
+    x = np.random.default_rng(n).normal(size=n).astype(dtype)
+    expected = float(np.sum(x.astype(np.float64) ** 2))
+    assert _core.kernels.sum_of_squares(x) == pytest.approx(expected, rel=1e-13)
+    for edge in {0, n // 2, n - 1}:  # one element made to stand out
+        y = x.copy()
+        y[edge] = 1000
+        assert _core.kernels.sum_of_squares(y) == pytest.approx(expected - float(x[edge]) ** 2 + 1e6, rel=1e-13)

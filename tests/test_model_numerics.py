@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import mnistmlp
+from mnistmlp import _core
 from mnistmlp import reference as ref
 from mnistmlp.datasets import mnist
 from mnistmlp.model import ACTIVATIONS, OUTPUT_ACTIVATIONS
@@ -163,17 +164,53 @@ def test_optimizer_steps_match_reference(name, dtype):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_clipping_and_weight_decay_match_reference(dtype):
+@pytest.mark.parametrize("name", ["sgd", "momentum", "adam"])
+def test_clipping_and_weight_decay_match_reference(name, dtype):
+    """Adam nearly cancels a uniform scale of the gradient; SGD shows every clipped element."""
+    engine_optimizer, reference_optimizer = OPTIMIZERS[name]
     X, y = small_problem(n=16, dtype=dtype)
     model = model_with_random_weights(
-        dtype=dtype, optimizer=mnistmlp.optimizers.Adam(0.01), clip_norm=0.5, weight_decay=0.01, activation="tanh"
+        dtype=dtype, optimizer=engine_optimizer(), clip_norm=0.3, weight_decay=0.01, activation="tanh"
     )
     start = [(W.copy(), b.copy()) for W, b in model.get_weights()]
     _, grads = ref.loss_and_gradients(start, X, y, activation="tanh", weight_decay=0.01)
-    assert ref.global_norm(grads) > 0.5, "the test needs gradients big enough to be clipped"
+    assert ref.global_norm(grads) > 0.6, "the test needs gradients big enough to be clipped"
     model.fit(X, y, epochs=3, batch_size=len(X), shuffle=False, verbose=0)
-    expected = train_reference(start, X, y, ref.Adam(0.01), 3, clip_norm=0.5, weight_decay=0.01, activation="tanh")
+    expected = train_reference(start, X, y, reference_optimizer(), 3, clip_norm=0.3, weight_decay=0.01,
+                               activation="tanh")
     assert_weights_close(model.get_weights(), expected, TOLERANCE[dtype])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", ["sgd", "adam"])
+@pytest.mark.parametrize("inputs", ["dense", "sparse"])
+def test_a_partial_last_batch_is_a_mean_over_its_own_rows(inputs, name, dtype):
+    """23 rows in batches of 10: the third batch has 3 rows, and its loss and gradient are
+    means over those 3, as the reference's are (a mean over 10 would make its SGD step 0.3
+    times as long)."""
+    rng = np.random.default_rng(8)
+    if inputs == "dense":
+        sizes = SIZES
+        X = rng.normal(size=(23, sizes[0])).astype(dtype)
+    else:  # mostly zeros: the sparse first layer
+        sizes = [30, 6, 3]
+        X = (rng.random((23, 30)) * (rng.random((23, 30)) < 0.2)).astype(dtype)
+    y = rng.integers(0, sizes[-1], 23)
+    engine_optimizer, reference_optimizer = OPTIMIZERS[name]
+    model = model_with_random_weights(dtype=dtype, sizes=sizes, optimizer=engine_optimizer())
+    params = [(W.copy(), b.copy()) for W, b in model.get_weights()]
+    history = model.fit(X, y, epochs=2, batch_size=10, shuffle=False, verbose=0)
+    optimizer = reference_optimizer()
+    expected_losses = []
+    for _ in range(2):
+        for first in (0, 10, 20):
+            loss, grads = ref.loss_and_gradients(params, X[first:first + 10], y[first:first + 10])
+            optimizer.step(params, grads)
+            expected_losses.append(loss)
+    assert [len(losses) for losses in history.batch_loss] == [3, 3]
+    # (the history keeps batch losses in float32)
+    np.testing.assert_allclose(np.concatenate(history.batch_loss), expected_losses, rtol=max(TOLERANCE[dtype], 1e-6))
+    assert_weights_close(model.get_weights(), params, TOLERANCE[dtype])
 
 
 # ---- data forms -----------------------------------------------------------------------------
@@ -239,15 +276,38 @@ def test_per_layer_activations_and_weight_decay_match_finite_differences():
     assert model.loss_and_gradients(X, y)[0] == pytest.approx(plain.loss_and_gradients(X, y)[0] + penalty, rel=1e-12)
 
 
-def test_dropout_only_where_asked():
-    X, y = small_problem(n=64, sizes=[6, 32, 32, 3])
-    model = model_with_random_weights(sizes=[6, 32, 32, 3], dropout=[0.0, 0.5], optimizer="sgd", learning_rate=1e-9)
-    with_dropout = model.fit(X, y, epochs=1, batch_size=64, shuffle=False, verbose=0).history["loss"][0]
-    exact = model.loss_and_gradients(X, y)[0]  # no dropout: the deterministic network
-    assert with_dropout != pytest.approx(exact, rel=1e-6)
-    nodrop = model_with_random_weights(sizes=[6, 32, 32, 3], optimizer="sgd", learning_rate=1e-9)
-    assert nodrop.fit(X, y, epochs=1, batch_size=64, shuffle=False, verbose=0).history["loss"][0] == pytest.approx(
-        nodrop.loss_and_gradients(X, y)[0], rel=1e-6)
+def engine_dropout_masks(model, batch_rows, step):
+    """The masks (0/1, per hidden layer) that the engine draws at `step`: its generator is
+    keyed by (seed, step, layer) and the element's place, so the single operation gives them."""
+    masks = []
+    for layer, (rate, width) in enumerate(zip(model.dropout, model.layer_sizes[1:-1])):
+        ones = np.ones((batch_rows, width), model.dtype)
+        masks.append(_core.kernels.dropout_forward(ones, rate, model.seed, step, layer)[1] != 0)
+    return masks
+
+
+@pytest.mark.parametrize("dropout", [0.3, [0.0, 0.5]])
+def test_dropout_trains_as_the_reference_with_the_engines_masks(dropout):
+    """Dropout where asked (per layer), at rate p, kept units scaled by 1/(1-p): the loss of
+    each step and the weights after it are the reference's with the same masks."""
+    sizes = [6, 32, 32, 3]
+    X, y = small_problem(n=64, sizes=sizes)
+    model = model_with_random_weights(sizes=sizes, dropout=dropout, optimizer="sgd", learning_rate=0.5)
+    params = [(W.copy(), b.copy()) for W, b in model.get_weights()]
+    history = model.fit(X, y, epochs=3, batch_size=64, shuffle=False, verbose=0)
+    optimizer = ref.SGD(0.5)
+    for step in range(3):
+        masks = engine_dropout_masks(model, len(X), step)
+        if dropout == [0.0, 0.5]:
+            assert masks[0].all()  # no dropout where none was asked
+        for mask, rate in zip(masks, np.broadcast_to(dropout, 2)):
+            assert abs(mask.mean() - (1 - rate)) < 0.1
+        loss, grads = ref.loss_and_gradients(params, X, y, dropout=dropout, masks=masks)
+        optimizer.step(params, grads)
+        assert history.batch_loss[step][0] == pytest.approx(loss, rel=1e-12)
+    assert_weights_close(model.get_weights(), params, TOLERANCE["float64"])
+    # Inference has no dropout.
+    np.testing.assert_allclose(model.predict_proba(X), ref.predict_proba(params, X), rtol=1e-12)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

@@ -99,6 +99,37 @@ def test_shuffle_changes_each_epoch_and_partial_batches_train():
     assert not np.array_equal(history.batch_loss[0], history.batch_loss[1])
 
 
+def test_each_epoch_visits_every_row_once_in_an_order_of_its_own():
+    """With a learning rate too small to move float32 weights, the loss of a batch of one row
+    is that row's loss whatever came before: the batch losses spell out each epoch's order."""
+    X, y = mnist_like(n=40)
+    model = mnistmlp.MLP([784, 16, 10], seed=0, optimizer="sgd", learning_rate=1e-30, threads=1)
+    row_loss = np.array([model.loss_and_gradients(X[i:i + 1], y[i:i + 1])[0] for i in range(40)], np.float32)
+    assert len(np.unique(row_loss)) == 40, "every row is known by its loss"
+    weights = model.get_weights()
+
+    def orders(history):
+        found = []
+        for losses in history.batch_loss:
+            order = [int(np.argmin(np.abs(row_loss - loss))) for loss in losses]
+            np.testing.assert_allclose(losses, row_loss[order], rtol=1e-6)
+            found.append(order)
+        return found
+
+    shuffled = orders(model.fit(X, y, epochs=3, batch_size=1, verbose=0))
+    assert all(np.array_equal(W, W0) for (W, _), (W0, _) in zip(model.get_weights(), weights))
+    assert all(sorted(order) == list(range(40)) for order in shuffled)  # each row once
+    assert len({tuple(order) for order in shuffled} | {tuple(range(40))}) == 4  # new orders, not the identity
+    # The orders come from the seed and the epoch number: the same again for the same seed...
+    again = mnistmlp.MLP([784, 16, 10], seed=0, optimizer="sgd", learning_rate=1e-30, threads=1)
+    assert orders(again.fit(X, y, epochs=3, batch_size=1, verbose=0)) == shuffled
+    # ... continuing after an interruption, and in order without shuffling.
+    resumed = mnistmlp.MLP([784, 16, 10], seed=0, optimizer="sgd", learning_rate=1e-30, threads=1)
+    resumed.fit(X, y, epochs=1, batch_size=1, verbose=0)
+    assert orders(resumed.fit(X, y, epochs=2, batch_size=1, verbose=0)) == shuffled[1:]
+    assert orders(model.fit(X, y, epochs=1, batch_size=1, shuffle=False, verbose=0)) == [list(range(40))]
+
+
 def test_fit_learns_a_separable_problem_and_reports_history():
     X, y = mnist_like(n=3000)
     model = mnistmlp.MLP([784, 64, 10], seed=0)
@@ -237,3 +268,25 @@ mnistmlp.MLP([784, 256, 10], threads=1).fit(X, y, epochs=2, batch_size=4)
     assert "Epoch 1/2" in out and "Epoch 2/2" in out and "samples/s" in out
     assert "loss" in out and "acc" in out
     assert max(len(line) for line in out.split("\r")) <= 80, "fits an 80-column terminal"
+
+
+def test_moving_averages_run_on_through_a_model_file(tmp_path):
+    """A model saved after one epoch and loaded again continues TFLearn's moving averages
+    where they stood: they equal the formula over every batch since the first."""
+    X, y = mnist_like(n=700)
+    first = mnistmlp.MLP([784, 16, 10], seed=0)
+    before = first.fit(X, y, epochs=1, batch_size=50, verbose=0)
+    first.save(tmp_path / "m.safetensors")
+    after = mnistmlp.MLP.load(tmp_path / "m.safetensors").fit(X, y, epochs=1, batch_size=50, verbose=0)
+    batch_loss = np.concatenate(before.batch_loss + after.batch_loss).astype(np.float64)
+    batch_accuracy = np.concatenate(before.batch_accuracy + after.batch_accuracy).astype(np.float64)
+    assert len(batch_loss) == 28
+    loss_average = accuracy_average = 0.0
+    for t, (loss, accuracy) in enumerate(zip(batch_loss, batch_accuracy)):
+        decay = min(0.9, (1 + t) / (10 + t))
+        loss_average = decay * loss_average + (1 - decay) * loss
+        accuracy_average = decay * accuracy_average + (1 - decay) * accuracy
+        if t == 13:
+            assert before.history["loss_moving_average"][0] == pytest.approx(loss_average, rel=1e-6)
+    assert after.history["loss_moving_average"][0] == pytest.approx(loss_average, rel=1e-6)
+    assert after.history["accuracy_moving_average"][0] == pytest.approx(accuracy_average, rel=1e-6)

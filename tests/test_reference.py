@@ -210,6 +210,23 @@ def test_dropout_generator_keeps_a_fraction_one_minus_p():
         ref.forward(params, X, "relu", "softmax", dropout=0.25)  # no masks, no generator
 
 
+def test_dropout_rates_per_hidden_layer():
+    params, X, _ = make_problem("tanh", "softmax", "mean_square")
+    rng = np.random.default_rng(4)
+    masks = [rng.random((B, n)) < 0.5 for n in SIZES[1:-1]]
+    fp = ref.forward(params, X, "tanh", "softmax", dropout=[0.0, 0.5], masks=masks)
+    h1 = np.tanh(X @ params[0][0] + params[0][1])
+    np.testing.assert_allclose(fp[0][1], h1 * masks[0], rtol=1e-14)  # rate 0: the mask as given
+    h2 = np.tanh(fp[0][1] @ params[1][0] + params[1][1])
+    np.testing.assert_allclose(fp[1][1], h2 * masks[1] / 0.5, rtol=1e-14)
+    drawn = ref.forward(params, X, "tanh", "softmax", dropout=[0.0, 0.5], masks=np.random.default_rng(0))
+    assert drawn.dropout_scales[0] is None and set(np.unique(drawn.dropout_scales[1])) == {0.0, 2.0}
+    with pytest.raises(ValueError, match="one dropout rate per hidden layer"):
+        ref.forward(params, X, "tanh", "softmax", dropout=[0.5], masks=masks)
+    with pytest.raises(ValueError, match=r"in \[0, 1\)"):
+        ref.forward(params, X, "tanh", "softmax", dropout=[0.5, 1.0], masks=masks)
+
+
 # ---------------------------------------------------------------------------------------
 # numerical stability
 # ---------------------------------------------------------------------------------------

@@ -335,40 +335,48 @@ class ForwardPass(list):
         return self[-1][1]
 
 
-def _dropout_scales(params: Params, B: int, dropout: float, masks) -> List[Optional[np.ndarray]]:
-    """Per hidden layer, ``mask_l / (1 - p)`` in the parameters' dtype, or ``None`` (no dropout).
+def _dropout_rates(dropout, n_hidden: int) -> List[float]:
+    """One rate per hidden layer from a rate for all or a sequence of them, each in [0, 1)."""
+    rates = [float(dropout)] * n_hidden if np.ndim(dropout) == 0 else [float(p) for p in dropout]
+    if len(rates) != n_hidden:
+        raise ValueError(f"need one dropout rate per hidden layer ({n_hidden}), got {len(rates)}")
+    for p in rates:
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"dropout rate must be in [0, 1), got {p}")
+    return rates
 
-    ``masks`` is ``None`` (no dropout; an error when ``dropout > 0``), a
-    ``numpy.random.Generator`` (masks drawn with keep probability ``1 - p``; nothing is
-    drawn when ``p == 0``), or one boolean/0-1 array per hidden layer, broadcastable to
-    (B, n_l), applied as given (with scale ``1 / (1 - p)``, so 1 when ``p == 0``).
+
+def _dropout_scales(params: Params, B: int, dropout, masks) -> List[Optional[np.ndarray]]:
+    """Per hidden layer, ``mask_l / (1 - p_l)`` in the parameters' dtype, or ``None`` (no dropout).
+
+    ``dropout`` is the rate p of every hidden layer, or one rate per hidden layer. ``masks``
+    is ``None`` (no dropout; an error when a rate is > 0), a ``numpy.random.Generator``
+    (masks drawn with keep probability ``1 - p_l``; nothing is drawn where ``p_l == 0``), or
+    one boolean/0-1 array per hidden layer, broadcastable to (B, n_l), applied as given
+    (with scale ``1 / (1 - p_l)``, so 1 when ``p_l == 0``).
     """
     n_hidden = len(params) - 1
-    dropout = float(dropout)
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout rate must be in [0, 1), got {dropout}")
+    rates = _dropout_rates(dropout, n_hidden)
     if masks is None:
-        if dropout > 0.0:
+        if any(rates):
             raise ValueError("dropout > 0 needs masks: a list of arrays (one per hidden layer) or a numpy Generator")
         return [None] * n_hidden
     dtype = params[0][0].dtype
-    inv_keep = 1.0 / (1.0 - dropout)
     if isinstance(masks, np.random.Generator):
-        if dropout == 0.0:
-            return [None] * n_hidden
         # keep unit with probability 1 - p: P(U >= p) = 1 - p for U ~ U[0, 1)
-        return [(masks.random((B, W.shape[1])) >= dropout).astype(dtype) * inv_keep for W, _ in params[:-1]]
+        return [None if p == 0.0 else (masks.random((B, W.shape[1])) >= p).astype(dtype) * (1.0 / (1.0 - p))
+                for p, (W, _) in zip(rates, params[:-1])]
     masks = list(masks)
     if len(masks) != n_hidden:
         raise ValueError(f"need one dropout mask per hidden layer ({n_hidden}), got {len(masks)}")
     scales = []
-    for l, (mask, (W, _)) in enumerate(zip(masks, params[:-1]), start=1):
+    for l, (mask, p, (W, _)) in enumerate(zip(masks, rates, params[:-1]), start=1):
         mask = np.asarray(mask)
         try:
             np.broadcast_shapes(mask.shape, (B, W.shape[1]))
         except ValueError:
             raise ValueError(f"dropout mask {l} has shape {mask.shape}, not broadcastable to {(B, W.shape[1])}") from None
-        scales.append(mask.astype(dtype) * inv_keep)
+        scales.append(mask.astype(dtype) * (1.0 / (1.0 - p)))
     return scales
 
 
@@ -394,14 +402,15 @@ def _forward(params: Params, X: np.ndarray, activation: str, output_activation: 
 
 
 def forward(params: Params, X, activation: str = "relu", output_activation: str = "softmax",
-            dropout: float = 0.0, masks=None) -> ForwardPass:
+            dropout: Union[float, Sequence[float]] = 0.0, masks=None) -> ForwardPass:
     """Forward pass: ``z_l = a_{l-1} @ W_l + b_l``, ``a_l = act(z_l)``, ``a_L = out_act(z_L)``.
 
     ``X`` (B, n0) is cast to the parameters' dtype (uint8 pixels are *not* scaled here).
     softmax is computed stably: ``p = exp(z - max z) / sum exp(z - max z)`` per row.
 
     Dropout (training only): with rate ``dropout = p`` each hidden output becomes
-    ``a_l = act(z_l) * mask_l / (1 - p)`` (inverted dropout, keep probability 1 - p).
+    ``a_l = act(z_l) * mask_l / (1 - p)`` (inverted dropout, keep probability 1 - p);
+    ``dropout`` may also give one rate per hidden layer.
     ``masks`` is ``None`` (no dropout), a list of boolean/0-1 arrays, one per hidden
     layer (shape (B, n_l) or broadcastable), or a ``numpy.random.Generator`` to draw them.
 
@@ -511,7 +520,7 @@ def _backward(params: Params, fp: ForwardPass, dz: np.ndarray, activation: str, 
 
 def loss_and_gradients(params: Params, X, Y, activation: str = "relu", output_activation: str = "softmax",
                        loss: str = "categorical_crossentropy", weight_decay: float = 0.0,
-                       dropout: float = 0.0, masks=None) -> Tuple[float, Grads]:
+                       dropout: Union[float, Sequence[float]] = 0.0, masks=None) -> Tuple[float, Grads]:
     """Loss and its gradients with respect to every parameter, for one mini-batch.
 
     ``X`` (B, n0); ``Y`` (B, K) one-hot/non-negative weights, or integer labels (B,).
