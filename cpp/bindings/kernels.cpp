@@ -87,7 +87,7 @@ void bind_kernels(py::module_& m) {
       [](const Array<T>& dout, const Array<T>& inp, const Array<T>& weight, double weight_decay,
          bool naive, int threads, const std::optional<Array<T>>& prev_act,
          const std::string& activation, const std::optional<Array<T>>& dropout_scale) {
-        if (naive && prev_act) fail("dense_backward", "the naive kernel takes no prev_act");
+        if (naive && prev_act) fail("the naive kernel takes no prev_act");
         return bindings::dense_backward<T>(
             dout, inp, weight, weight_decay, prev_act, activation, dropout_scale,
             [&](T* dx, T* dw, T* db, const T* g, const T* x, const T* w, const T* a,

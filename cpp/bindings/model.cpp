@@ -28,9 +28,9 @@ namespace mnistmlp::bindings {
 
 namespace {
 
-InputView input_view(const char* op, const py::array& x) {
-  if (x.ndim() != 2) fail(op, "inputs must be 2-D (rows, features), got ", x.ndim(), "-D");
-  if (!(x.flags() & py::array::c_style)) fail(op, "inputs must be C-contiguous");
+InputView input_view(const py::array& x) {
+  if (x.ndim() != 2) fail("inputs must be 2-D (rows, features), got ", x.ndim(), "-D");
+  if (!(x.flags() & py::array::c_style)) fail("inputs must be C-contiguous");
   InputView view;
   if (py::isinstance<py::array_t<std::uint8_t>>(x))
     view.type = ElementType::uint8;
@@ -39,7 +39,7 @@ InputView input_view(const char* op, const py::array& x) {
   else if (py::isinstance<py::array_t<double>>(x))
     view.type = ElementType::float64;
   else
-    fail(op, "inputs must be uint8, float32 or float64, got ", std::string(py::str(x.dtype())));
+    fail("inputs must be uint8, float32 or float64, got ", std::string(py::str(x.dtype())));
   view.data = x.data();
   view.rows = x.shape(0);
   view.cols = x.shape(1);
@@ -47,16 +47,16 @@ InputView input_view(const char* op, const py::array& x) {
 }
 
 template <typename T>
-TargetView<T> target_view(const char* op, const py::array& y) {
+TargetView<T> target_view(const py::array& y) {
   TargetView<T> view;
-  if (!(y.flags() & py::array::c_style)) fail(op, "targets must be C-contiguous");
+  if (!(y.flags() & py::array::c_style)) fail("targets must be C-contiguous");
   if (y.ndim() == 1 && py::isinstance<py::array_t<std::int32_t>>(y)) {
     view.labels = static_cast<const std::int32_t*>(y.data());
   } else if (y.ndim() == 2 && py::isinstance<py::array_t<T>>(y)) {
     view.dense = static_cast<const T*>(y.data());
     view.classes = y.shape(1);
   } else {
-    fail(op, "targets must be int32 labels (rows,) or dense rows (rows, classes) of the model's "
+    fail("targets must be int32 labels (rows,) or dense rows (rows, classes) of the model's "
              "dtype, got a ", y.ndim(), "-D array of ", std::string(py::str(y.dtype())));
   }
   view.rows = y.shape(0);
@@ -70,14 +70,14 @@ T* section(Model<T>& model, int which) {
   if (which == 0) return arena.params();
   if (which == 1) return arena.grads();
   if (which >= 2 && which - 2 < arena.state_slots) return arena.state(which - 2);
-  fail("section", "no arena section ", which, " (this optimizer keeps ", arena.state_slots,
+  fail("no arena section ", which, " (this optimizer keeps ", arena.state_slots,
        " state slots)");
 }
 
 template <typename T>
-void check_sections(const Model<T>& model, const char* op, const std::vector<int>& sections) {
+void check_sections(const Model<T>& model, const std::vector<int>& sections) {
   for (int which : sections)
-    MNISTMLP_CHECK(which >= 0 && which < 2 + model.arena().state_slots, op, "no arena section ",
+    MNISTMLP_CHECK(which >= 0 && which < 2 + model.arena().state_slots, "no arena section ",
                    which, " (this optimizer keeps ", model.arena().state_slots, " state slots)");
 }
 
@@ -113,20 +113,20 @@ std::vector<std::pair<T*, T*>> buffers_of(const py::list& layers) {
 }
 
 // A training counter from Python: an int in [0, kCounterLimit].
-std::int64_t counter(const char* op, const py::dict& training, const char* name) {
+std::int64_t counter(const py::dict& training, const char* name) {
   const py::object value = training[name];
   int overflow = 0;
   long long v = -1;
   if (PyLong_Check(value.ptr()) && !PyBool_Check(value.ptr()))
     v = PyLong_AsLongLongAndOverflow(value.ptr(), &overflow);
-  MNISTMLP_CHECK(!overflow && v >= 0 && v <= kCounterLimit, op, name,
+  MNISTMLP_CHECK(!overflow && v >= 0 && v <= kCounterLimit, name,
                  " must be an integer in [0, 2**53], got ", std::string(py::repr(value)));
   return v;
 }
 
-double finite_number(const char* op, const py::dict& training, const char* name) {
+double finite_number(const py::dict& training, const char* name) {
   const double v = training[name].cast<double>();
-  MNISTMLP_CHECK(std::isfinite(v), op, name, " must be finite, got ", v);
+  MNISTMLP_CHECK(std::isfinite(v), name, " must be finite, got ", v);
   return v;
 }
 
@@ -134,7 +134,7 @@ double finite_number(const char* op, const py::dict& training, const char* name)
 // all read at one moment (so a model that trains meanwhile is seen as of one batch).
 template <typename T>
 py::tuple read_state(Model<T>& model, const std::vector<int>& sections) {
-  check_sections(model, "read_state", sections);
+  check_sections(model, sections);
   std::vector<py::list> layers;
   std::vector<std::vector<std::pair<T*, T*>>> buffers;
   for (std::size_t i = 0; i < sections.size(); ++i) {
@@ -161,28 +161,27 @@ py::tuple read_state(Model<T>& model, const std::vector<int>& sections) {
 // may hold (Model::state_problem): what training can never produce, loading cannot either.
 template <typename T>
 void write_state(Model<T>& model, const std::vector<int>& sections, const py::list& values,
-                 const py::object& training, const std::string& caller) {
-  const char* op = caller.c_str();
-  check_sections(model, op, sections);
-  MNISTMLP_CHECK(py::len(values) == sections.size(), op, "expected ", sections.size(),
+                 const py::object& training) {
+  check_sections(model, sections);
+  MNISTMLP_CHECK(py::len(values) == sections.size(), "expected ", sections.size(),
                  " lists of layers, got ", py::len(values));
   const std::vector<index_t>& n = model.config().sizes;
   std::vector<py::array_t<T, py::array::c_style>> arrays;  // kept alive while copied
   for (py::handle layers : values) {
-    MNISTMLP_CHECK(py::len(layers) == n.size() - 1, op, "expected ", n.size() - 1,
+    MNISTMLP_CHECK(py::len(layers) == n.size() - 1, "expected ", n.size() - 1,
                    " (W, b) pairs, got ", py::len(layers));
     for (std::size_t l = 0; l + 1 < n.size(); ++l) {
       const py::sequence pair = layers[py::int_(l)].cast<py::sequence>();
-      MNISTMLP_CHECK(py::len(pair) == 2, op, "layer ", l, ": expected a (W, b) pair");
+      MNISTMLP_CHECK(py::len(pair) == 2, "layer ", l, ": expected a (W, b) pair");
       arrays.push_back(py::array_t<T, py::array::c_style>::ensure(pair[0]));
       arrays.push_back(py::array_t<T, py::array::c_style>::ensure(pair[1]));
       const auto& w = arrays[arrays.size() - 2];
       const auto& b = arrays.back();
       const char* type = sizeof(T) == 4 ? "float32" : "float64";
-      MNISTMLP_CHECK(w && w.ndim() == 2 && w.shape(0) == n[l] && w.shape(1) == n[l + 1], op,
+      MNISTMLP_CHECK(w && w.ndim() == 2 && w.shape(0) == n[l] && w.shape(1) == n[l + 1],
                      "layer ", l, " weight must be a ", type, " array of shape (", n[l], ", ",
                      n[l + 1], ")");
-      MNISTMLP_CHECK(b && b.ndim() == 1 && b.shape(0) == n[l + 1], op, "layer ", l,
+      MNISTMLP_CHECK(b && b.ndim() == 1 && b.shape(0) == n[l + 1], "layer ", l,
                      " bias must be a ", type, " array of shape (", n[l + 1], ",)");
     }
   }
@@ -190,13 +189,13 @@ void write_state(Model<T>& model, const std::vector<int>& sections, const py::li
   const bool counters = !training.is_none();
   if (counters) {
     const py::dict d = training.cast<py::dict>();
-    state = {counter(op, d, "step"), counter(op, d, "epoch"), finite_number(op, d, "loss_average"),
-             finite_number(op, d, "accuracy_average")};
+    state = {counter(d, "step"), counter(d, "epoch"), finite_number(d, "loss_average"),
+             finite_number(d, "accuracy_average")};
   }
   std::string problem;
   {
     py::gil_scoped_release release;  // safe: only the arrays' buffers are touched
-    WriteLock lock = model.lock_for_writing(op);
+    WriteLock lock = model.lock_for_writing();
     model.keep_restore_point();
     for (std::size_t i = 0; i < sections.size(); ++i) {
       T* base = section(model, sections[i]);
@@ -212,7 +211,7 @@ void write_state(Model<T>& model, const std::vector<int>& sections, const py::li
     problem = model.state_problem();
     if (!problem.empty()) model.roll_back();
   }
-  if (!problem.empty()) fail(op, problem);
+  if (!problem.empty()) fail(problem);
 }
 
 // Rows per block of a long inference call, between which Ctrl-C is checked: about 2e9
@@ -248,9 +247,9 @@ template <typename T>
 py::dict fit_epoch(Model<T>& model, const py::array& x, const py::array& y, index_t batch_size,
                    bool shuffle, const py::object& callback, double report_interval,
                    std::uint64_t data_token) {
-  InputView xv = input_view("fit_epoch", x);
+  InputView xv = input_view(x);
   xv.token = data_token;
-  const TargetView<T> yv = target_view<T>("fit_epoch", y);
+  const TargetView<T> yv = target_view<T>(y);
   std::exception_ptr raised;
   // Called by the trainer with the GIL released: take it for Python, check for Ctrl-C, and
   // turn any exception into a request to stop; it is re-raised once the epoch has returned.
@@ -339,7 +338,7 @@ void bind_model(py::module_& m, const char* name) {
           },
           [](Model<T>& model, int threads) {
             py::gil_scoped_release release;
-            WriteLock lock = model.lock_for_writing("threads");
+            WriteLock lock = model.lock_for_writing();
             model.set_threads(threads);
           })
       .def_property_readonly("device",
@@ -353,7 +352,7 @@ void bind_model(py::module_& m, const char* name) {
           },
           [](Model<T>& model, std::uint64_t seed) {
             py::gil_scoped_release release;
-            WriteLock lock = model.lock_for_writing("seed");
+            WriteLock lock = model.lock_for_writing();
             model.set_seed(seed);
           })
       .def_property_readonly(
@@ -382,7 +381,7 @@ void bind_model(py::module_& m, const char* name) {
              std::uint64_t seed) {
             const WeightInit how = parse_weight_init(init);
             py::gil_scoped_release release;
-            WriteLock lock = model.lock_for_writing("initialize_layer");
+            WriteLock lock = model.lock_for_writing();
             model.initialize_layer(layer, how, scale, seed);
           },
           py::arg("layer"), py::arg("init"), py::arg("scale"), py::arg("seed"))
@@ -390,10 +389,9 @@ void bind_model(py::module_& m, const char* name) {
            "(training counters, [[(W, b) per layer] per section]), read at one moment. "
            "Sections: 0 parameters, 1 gradients, 2 + s optimizer state slot s.")
       .def("write_state", &write_state<T>, py::arg("sections"), py::arg("layers"),
-           py::arg("training") = py::none(), py::arg("caller") = "write_state",
+           py::arg("training") = py::none(),
            "Replaces sections (as read_state gives them) and, unless None, the training "
-           "counters; refused, changing nothing, if the result is not a valid state. Errors "
-           "name `caller`.")
+           "counters; refused, changing nothing, if the result is not a valid state.")
       .def("state_problem",
            [](const Model<T>& model) {
              py::gil_scoped_release release;
@@ -409,8 +407,8 @@ void bind_model(py::module_& m, const char* name) {
       .def(
           "predict",
           [](const Model<T>& model, const py::array& x) {
-            const InputView xv = input_view("predict", x);
-            model.check_inputs("predict", xv);
+            const InputView xv = input_view(x);
+            model.check_inputs(xv);
             py::array_t<T> out({xv.rows, model.config().outputs()});
             T* dst = out.mutable_data();
             const index_t K = model.config().outputs();
@@ -424,9 +422,9 @@ void bind_model(py::module_& m, const char* name) {
       .def(
           "evaluate",
           [](const Model<T>& model, const py::array& x, const py::array& y) {
-            const InputView xv = input_view("evaluate", x);
-            const TargetView<T> yv = target_view<T>("evaluate", y);
-            model.check_targets("evaluate", xv, yv);
+            const InputView xv = input_view(x);
+            const TargetView<T> yv = target_view<T>(y);
+            model.check_targets(xv, yv);
             BatchMetrics total;
             in_blocks(model, xv, [&](const InputView& rows, index_t first) {
               TargetView<T> targets = yv;
@@ -448,10 +446,10 @@ void bind_model(py::module_& m, const char* name) {
       .def(
           "loss_and_gradients",
           [](Model<T>& model, const py::array& x, const py::array& y) {
-            const InputView xv = input_view("loss_and_gradients", x);
-            const TargetView<T> yv = target_view<T>("loss_and_gradients", y);
-            model.check_targets("loss_and_gradients", xv, yv);
-            if (xv.rows < 1) fail("loss_and_gradients", "no rows");
+            const InputView xv = input_view(x);
+            const TargetView<T> yv = target_view<T>(y);
+            model.check_targets(xv, yv);
+            if (xv.rows < 1) fail("no rows");
             py::list grads = empty_layers(model);
             const auto buffers = buffers_of<T>(grads);
             double loss;
@@ -459,7 +457,7 @@ void bind_model(py::module_& m, const char* name) {
               // Safe: x, y and the gradients' arrays stay referenced here; the gradients are
               // copied out under the same lock that computed them.
               py::gil_scoped_release release;
-              WriteLock lock = model.lock_for_writing("loss_and_gradients");
+              WriteLock lock = model.lock_for_writing();
               loss = model.backend().loss_and_gradients(xv, yv);
               copy_out(model, 1, buffers);
             }

@@ -23,23 +23,23 @@ template <typename T>
 using Array = py::array_t<T, py::array::c_style | py::array::forcecast>;
 
 template <typename T>
-void check_dense_shapes(const char* op, const Array<T>& inp, const Array<T>& weight) {
+void check_dense_shapes(const Array<T>& inp, const Array<T>& weight) {
   if (inp.ndim() != 2 || weight.ndim() != 2)
-    fail(op, "inputs (B, IN) and weight (IN, OUT) must be 2-D");
+    fail("inputs (B, IN) and weight (IN, OUT) must be 2-D");
   if (inp.shape(1) != weight.shape(0))
-    fail(op, "inputs have ", inp.shape(1), " columns but weight has ", weight.shape(0), " rows");
+    fail("inputs have ", inp.shape(1), " columns but weight has ", weight.shape(0), " rows");
 }
 
 // run(out, inp, weight, bias, B, IN, OUT, act).
 template <typename T, typename Run>
 Array<T> dense_forward(const Array<T>& inp, const Array<T>& weight, const Array<T>& bias,
                        const std::string& activation, Run&& run) {
-  check_dense_shapes("dense_forward", inp, weight);
+  check_dense_shapes(inp, weight);
   const index_t B = inp.shape(0), IN = inp.shape(1), OUT = weight.shape(1);
   if (bias.ndim() != 1 || bias.shape(0) != OUT)
-    fail("dense_forward", "bias must have shape (", OUT, ",)");
+    fail("bias must have shape (", OUT, ",)");
   const Activation act = parse_activation(activation);
-  if (act == Activation::softmax) fail("dense_forward", "softmax is applied by the loss, not here");
+  if (act == Activation::softmax) fail("softmax is applied by the loss, not here");
   Array<T> out({B, OUT});
   T* o = out.mutable_data();
   const T *x = inp.data(), *w = weight.data(), *b = bias.data();
@@ -58,15 +58,14 @@ py::tuple dense_backward(const Array<T>& dout, const Array<T>& inp, const Array<
                          double weight_decay, const std::optional<Array<T>>& prev_act,
                          const std::string& activation,
                          const std::optional<Array<T>>& dropout_scale, Run&& run) {
-  const char* op = "dense_backward";
-  check_dense_shapes(op, inp, weight);
+  check_dense_shapes(inp, weight);
   const index_t B = inp.shape(0), IN = inp.shape(1), OUT = weight.shape(1);
   if (dout.ndim() != 2 || dout.shape(0) != B || dout.shape(1) != OUT)
-    fail(op, "dout must have shape (", B, ", ", OUT, ")");
+    fail("dout must have shape (", B, ", ", OUT, ")");
   for (const auto* a : {&prev_act, &dropout_scale})
     if (*a && ((*a)->ndim() != 2 || (*a)->shape(0) != B || (*a)->shape(1) != IN))
-      fail(op, "prev_act and dropout_scale must have the inputs' shape (", B, ", ", IN, ")");
-  if (dropout_scale && !prev_act) fail(op, "dropout_scale needs prev_act");
+      fail("prev_act and dropout_scale must have the inputs' shape (", B, ", ", IN, ")");
+  if (dropout_scale && !prev_act) fail("dropout_scale needs prev_act");
   const Activation act = parse_activation(activation);
   Array<T> dinp({B, IN}), dweight({IN, OUT}), dbias(OUT);
   // Without prev_act, a linear previous layer whose outputs are ones: no derivative.
@@ -90,20 +89,19 @@ void bind_ops(py::module_& m) {
       "output_loss",
       [](const Array<T>& logits, const py::array& targets, const std::string& output,
          const std::string& loss) {
-        const char* op = "output_loss";
-        if (logits.ndim() != 2) fail(op, "logits must be 2-D (B, K)");
+        if (logits.ndim() != 2) fail("logits must be 2-D (B, K)");
         const index_t B = logits.shape(0), K = logits.shape(1);
         Array<std::int32_t> labels;
         Array<T> dense;
         if (targets.ndim() == 1) {
           labels = Array<std::int32_t>::ensure(targets);
-          if (labels.shape(0) != B) fail(op, "labels must have shape (", B, ",)");
+          if (labels.shape(0) != B) fail("labels must have shape (", B, ",)");
           for (index_t i = 0; i < B; ++i)
-            if (labels.data()[i] < 0 || labels.data()[i] >= K) fail(op, "label out of range");
+            if (labels.data()[i] < 0 || labels.data()[i] >= K) fail("label out of range");
         } else {
           dense = Array<T>::ensure(targets);
           if (!dense || dense.ndim() != 2 || dense.shape(0) != B || dense.shape(1) != K)
-            fail(op, "targets must be labels (", B, ",) or dense rows (", B, ", ", K, ")");
+            fail("targets must be labels (", B, ",) or dense rows (", B, ", ", K, ")");
         }
         const Activation act = parse_activation(output);
         const Loss l = parse_loss(loss);
@@ -132,7 +130,6 @@ void bind_ops(py::module_& m) {
          double learning_rate, double momentum, bool nesterov, double decay_rate,
          double decay_steps, bool staircase, double beta1, double beta2, double epsilon,
          std::int64_t step, double clip) {
-        const char* op = "optimizer_update";
         OptimizerConfig config;
         config.kind = parse_optimizer(optimizer);
         config.learning_rate = learning_rate;
@@ -145,12 +142,12 @@ void bind_ops(py::module_& m) {
         config.beta2 = beta2;
         config.epsilon = epsilon;
         const index_t n = params.size();
-        if (grads.size() != n) fail(op, "params and grads differ in size");
+        if (grads.size() != n) fail("params and grads differ in size");
         const int slots = config.state_slots();
         if ((slots > 0) != bool(state0) || (slots > 1) != bool(state1))
-          fail(op, "this optimizer keeps ", slots, " state arrays");
+          fail("this optimizer keeps ", slots, " state arrays");
         for (const auto* s : {&state0, &state1})
-          if (*s && (*s)->size() != n) fail(op, "state arrays must be the size of params");
+          if (*s && (*s)->size() != n) fail("state arrays must be the size of params");
         // The engines update in place: work on copies.
         auto copy = [n](const T* from) {
           Array<T> a(std::vector<py::ssize_t>{n});

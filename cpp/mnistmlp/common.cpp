@@ -7,7 +7,7 @@ namespace mnistmlp {
 namespace {
 
 template <typename Enum, std::size_t N>
-Enum parse_name(const char* op, const char* what, const std::string& name,
+Enum parse_name(const char* what, const std::string& name,
                 const std::pair<const char*, Enum> (&table)[N]) {
   std::string known;
   for (const auto& [candidate, value] : table) {
@@ -15,7 +15,7 @@ Enum parse_name(const char* op, const char* what, const std::string& name,
     known += known.empty() ? "" : ", ";
     known += candidate;
   }
-  fail(op, "unknown ", what, " '", name, "'; expected one of: ", known);
+  fail("unknown ", what, " '", name, "'; expected one of: ", known);
 }
 
 constexpr std::pair<const char*, Activation> kActivations[] = {
@@ -46,18 +46,16 @@ const char* lookup_name(Enum value, const std::pair<const char*, Enum> (&table)[
 }  // namespace
 
 Activation parse_activation(const std::string& name) {
-  return parse_name("activation", "activation", name, kActivations);
+  return parse_name("activation", name, kActivations);
 }
-Loss parse_loss(const std::string& name) { return parse_name("loss", "loss", name, kLosses); }
+Loss parse_loss(const std::string& name) { return parse_name("loss", name, kLosses); }
 OptimizerKind parse_optimizer(const std::string& name) {
-  return parse_name("optimizer", "optimizer", name, kOptimizers);
+  return parse_name("optimizer", name, kOptimizers);
 }
 WeightInit parse_weight_init(const std::string& name) {
-  return parse_name("weight_init", "weight initialiser", name, kWeightInits);
+  return parse_name("weight initialiser", name, kWeightInits);
 }
-Device parse_device(const std::string& name) {
-  return parse_name("device", "device", name, kDevices);
-}
+Device parse_device(const std::string& name) { return parse_name("device", name, kDevices); }
 const char* name_of(Activation a) { return lookup_name(a, kActivations); }
 const char* name_of(Loss l) { return lookup_name(l, kLosses); }
 const char* name_of(OptimizerKind o) { return lookup_name(o, kOptimizers); }
@@ -69,42 +67,41 @@ int OptimizerConfig::state_slots() const {
 }
 
 void ModelConfig::validate() const {
-  const char* op = "model";
-  MNISTMLP_CHECK(sizes.size() >= 2, op, "needs at least an input and an output size, got ",
+  MNISTMLP_CHECK(sizes.size() >= 2, "a model needs at least an input and an output size, got ",
                  sizes.size(), " sizes");
   for (std::size_t i = 0; i < sizes.size(); ++i)
-    MNISTMLP_CHECK(sizes[i] >= 1, op, "layer size ", i, " must be at least 1, got ", sizes[i]);
+    MNISTMLP_CHECK(sizes[i] >= 1, "layer size ", i, " must be at least 1, got ", sizes[i]);
   const std::size_t L = sizes.size() - 1;
-  MNISTMLP_CHECK(activations.size() == L && dropout.size() == L && weight_decay.size() == L, op,
+  MNISTMLP_CHECK(activations.size() == L && dropout.size() == L && weight_decay.size() == L,
                  "expected one activation, dropout rate and weight decay per layer (", L, ")");
   for (std::size_t l = 0; l + 1 < L; ++l)
-    MNISTMLP_CHECK(activations[l] != Activation::softmax, op,
+    MNISTMLP_CHECK(activations[l] != Activation::softmax,
                    "softmax is only supported as the output activation (layer ", l, ")");
   MNISTMLP_CHECK(loss != Loss::categorical_crossentropy || output_activation() == Activation::softmax,
-                 op, "categorical_crossentropy needs a softmax output, got '",
+                 "categorical_crossentropy needs a softmax output, got '",
                  name_of(output_activation()), "'");
   for (std::size_t l = 0; l < L; ++l) {
-    MNISTMLP_CHECK(dropout[l] >= 0.0 && dropout[l] < 1.0, op, "dropout of layer ", l,
+    MNISTMLP_CHECK(dropout[l] >= 0.0 && dropout[l] < 1.0, "dropout of layer ", l,
                    " must be in [0, 1), got ", dropout[l]);
-    MNISTMLP_CHECK(weight_decay[l] >= 0.0 && std::isfinite(weight_decay[l]), op,
+    MNISTMLP_CHECK(weight_decay[l] >= 0.0 && std::isfinite(weight_decay[l]),
                    "weight_decay of layer ", l, " must be a finite number >= 0, got ",
                    weight_decay[l]);
   }
-  MNISTMLP_CHECK(dropout[L - 1] == 0.0, op, "no dropout on the output layer");
-  MNISTMLP_CHECK(clip_norm >= 0.0 && std::isfinite(clip_norm), op,
+  MNISTMLP_CHECK(dropout[L - 1] == 0.0, "no dropout on the output layer");
+  MNISTMLP_CHECK(clip_norm >= 0.0 && std::isfinite(clip_norm),
                  "clip_norm must be a finite number >= 0, got ", clip_norm);
   const OptimizerConfig& o = optimizer;
-  MNISTMLP_CHECK(o.learning_rate > 0.0 && std::isfinite(o.learning_rate), op,
+  MNISTMLP_CHECK(o.learning_rate > 0.0 && std::isfinite(o.learning_rate),
                  "learning_rate must be a finite number > 0, got ", o.learning_rate);
-  MNISTMLP_CHECK(o.momentum >= 0.0 && o.momentum < 1.0, op, "momentum must be in [0, 1), got ",
+  MNISTMLP_CHECK(o.momentum >= 0.0 && o.momentum < 1.0, "momentum must be in [0, 1), got ",
                  o.momentum);
-  MNISTMLP_CHECK(o.decay_rate > 0.0 && o.decay_rate <= 1.0, op,
+  MNISTMLP_CHECK(o.decay_rate > 0.0 && o.decay_rate <= 1.0,
                  "decay_rate must be in (0, 1], got ", o.decay_rate);
-  MNISTMLP_CHECK(o.decay_steps > 0.0 && std::isfinite(o.decay_steps), op,
+  MNISTMLP_CHECK(o.decay_steps > 0.0 && std::isfinite(o.decay_steps),
                  "decay_steps must be a finite number > 0, got ", o.decay_steps);
-  MNISTMLP_CHECK(o.beta1 >= 0.0 && o.beta1 < 1.0 && o.beta2 >= 0.0 && o.beta2 < 1.0, op,
+  MNISTMLP_CHECK(o.beta1 >= 0.0 && o.beta1 < 1.0 && o.beta2 >= 0.0 && o.beta2 < 1.0,
                  "beta1 and beta2 must be in [0, 1)");
-  MNISTMLP_CHECK(o.epsilon > 0.0 && std::isfinite(o.epsilon), op,
+  MNISTMLP_CHECK(o.epsilon > 0.0 && std::isfinite(o.epsilon),
                  "epsilon must be a finite number > 0, got ", o.epsilon);
 }
 

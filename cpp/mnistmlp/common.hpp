@@ -28,23 +28,25 @@ std::string to_text(T v) {
   return std::to_string(v);
 }
 
-// Errors name the operation that refused: "[fit_epoch] expected 784 features, got 700".
+// Errors are read by people who called the Python API, not the engine: they say what is wrong
+// in the user's words ("expected 784 input features per row, got 700"), with no tag naming an
+// internal operation.
 template <typename... Parts>
-std::string error_message(const char* op, const Parts&... parts) {
-  std::string message = std::string("[") + op + "] ";
+std::string error_message(const Parts&... parts) {
+  std::string message;
   ((message += to_text(parts)), ...);
   return message;
 }
 
 // std::invalid_argument becomes ValueError in Python.
 template <typename... Parts>
-[[noreturn]] void fail(const char* op, const Parts&... parts) {
-  throw std::invalid_argument(error_message(op, parts...));
+[[noreturn]] void fail(const Parts&... parts) {
+  throw std::invalid_argument(error_message(parts...));
 }
 
-#define MNISTMLP_CHECK(cond, op, ...) \
-  do {                                \
-    if (!(cond)) ::mnistmlp::fail(op, __VA_ARGS__); \
+#define MNISTMLP_CHECK(cond, ...) \
+  do {                            \
+    if (!(cond)) ::mnistmlp::fail(__VA_ARGS__); \
   } while (0)
 
 enum class Activation { linear, relu, sigmoid, tanh, softmax };

@@ -20,11 +20,11 @@ Model<T>::Model(ModelConfig config, int threads, Device device)
 }
 
 template <typename T>
-WriteLock Model<T>::lock_for_writing(const char* op) {
+WriteLock Model<T>::lock_for_writing() {
   if (epoch_thread_.load() == std::this_thread::get_id())
-    throw std::logic_error(error_message(
-        op, "the model is training on this thread: a progress callback may read the model "
-            "(predict, get_weights, save) but change it only after the epoch"));
+    throw std::logic_error(
+        "the model is training on this thread: a progress callback may read the model "
+        "(predict, get_weights, save) but change it only after the epoch");
   WriteLock lock{std::unique_lock<std::mutex>(writer_mutex_),
                  std::unique_lock<std::shared_mutex>(data_mutex_)};
   return lock;
@@ -64,30 +64,30 @@ std::string Model<T>::state_problem() const {
 
 template <typename T>
 void Model<T>::predict(T* out, const InputView& x) const {
-  check_inputs("predict", x);
+  check_inputs(x);
   backend_->predict(out, x);
   const index_t K = config_.outputs();
   for (index_t i = 0; i < x.rows * K; ++i)
     if (!std::isfinite(out[i]))
-      throw NumericalError(error_message(
-          "predict", "the model's outputs overflow to NaN or Inf (first at row ", x.first_row + i / K,
-          "): its weights, or these inputs, are too large"));
+      throw NumericalError(error_message("the model's outputs overflow to NaN or Inf (first at row ",
+                                         x.first_row + i / K,
+                                         "): its weights, or these inputs, are too large"));
 }
 
 template <typename T>
 BatchMetrics Model<T>::evaluate(const InputView& x, const TargetView<T>& y) const {
-  check_targets("evaluate", x, y);
+  check_targets(x, y);
   const BatchMetrics total = backend_->evaluate(x, y);
   if (!std::isfinite(total.loss_sum))
-    throw NumericalError(error_message(
-        "evaluate", "the loss overflows to NaN or Inf: the model's weights, or these inputs or "
-                    "targets, are too large"));
+    throw NumericalError(
+        "the loss overflows to NaN or Inf: the model's weights, or these inputs or targets, are "
+        "too large");
   return total;
 }
 
 template <typename T>
 void Model<T>::set_threads(int threads) {
-  MNISTMLP_CHECK(threads >= 0, "threads", "thread count must be >= 0 (0 = all cores), got ",
+  MNISTMLP_CHECK(threads >= 0, "thread count must be >= 0 (0 = all cores), got ",
                  threads);
   threads_ = threads == 0 ? omp_get_num_procs() : threads;
 }
@@ -95,9 +95,9 @@ void Model<T>::set_threads(int threads) {
 template <typename T>
 void Model<T>::initialize_layer(index_t layer, WeightInit init, double scale,
                                 std::uint64_t seed) {
-  MNISTMLP_CHECK(layer >= 0 && layer < config_.layers(), "initialize_layer", "layer ", layer,
+  MNISTMLP_CHECK(layer >= 0 && layer < config_.layers(), "layer ", layer,
                  " out of range for ", config_.layers(), " layers");
-  MNISTMLP_CHECK(scale > 0 && std::isfinite(scale), "initialize_layer",
+  MNISTMLP_CHECK(scale > 0 && std::isfinite(scale),
                  "scale must be a finite number > 0, got ", scale);
   const index_t fan_in = config_.sizes[layer], fan_out = config_.sizes[layer + 1];
   T* w = arena_.weight(arena_.params(), layer);
@@ -127,36 +127,35 @@ void Model<T>::initialize_layer(index_t layer, WeightInit init, double scale,
 }
 
 template <typename T>
-void Model<T>::check_inputs(const char* op, const InputView& x) const {
-  MNISTMLP_CHECK(x.data != nullptr || x.rows == 0, op, "no input data");
-  MNISTMLP_CHECK(x.cols == config_.inputs(), op, "expected ", config_.inputs(),
+void Model<T>::check_inputs(const InputView& x) const {
+  MNISTMLP_CHECK(x.data != nullptr || x.rows == 0, "no input data");
+  MNISTMLP_CHECK(x.cols == config_.inputs(), "expected ", config_.inputs(),
                  " input features per row, got ", x.cols);
 }
 
 template <typename T>
-void Model<T>::check_targets(const char* op, const InputView& x, const TargetView<T>& y) const {
-  check_inputs(op, x);
-  MNISTMLP_CHECK((y.labels != nullptr) != (y.dense != nullptr) || x.rows == 0, op,
+void Model<T>::check_targets(const InputView& x, const TargetView<T>& y) const {
+  check_inputs(x);
+  MNISTMLP_CHECK((y.labels != nullptr) != (y.dense != nullptr) || x.rows == 0,
                  "give either class labels or dense targets");
-  MNISTMLP_CHECK(y.rows == x.rows, op, "inputs have ", x.rows, " rows but targets have ",
+  MNISTMLP_CHECK(y.rows == x.rows, "inputs have ", x.rows, " rows but targets have ",
                  y.rows);
   const index_t K = config_.outputs();
   if (y.labels) {
     for (index_t i = 0; i < y.rows; ++i)
-      MNISTMLP_CHECK(y.labels[i] >= 0 && y.labels[i] < K, op, "label ", y.labels[i], " at row ",
+      MNISTMLP_CHECK(y.labels[i] >= 0 && y.labels[i] < K, "label ", y.labels[i], " at row ",
                      i, " is outside 0..", K - 1);
   } else {
-    MNISTMLP_CHECK(y.classes == K, op, "expected targets of width ", K, ", got ", y.classes);
+    MNISTMLP_CHECK(y.classes == K, "expected targets of width ", K, ", got ", y.classes);
   }
 }
 
 template <typename T>
-void Model<T>::check_finite(const char* op, const InputView& x, index_t first,
-                            index_t count) const {
+void Model<T>::check_finite(const InputView& x, index_t first, index_t count) const {
   auto scan = [&](const auto* data) {
     for (index_t r = first; r < first + count; ++r)
       for (index_t c = 0; c < x.cols; ++c)
-        MNISTMLP_CHECK(std::isfinite(static_cast<T>(data[r * x.cols + c])), op,
+        MNISTMLP_CHECK(std::isfinite(static_cast<T>(data[r * x.cols + c])),
                        "X contains NaN or Inf (first at row ", x.first_row + r, ", column ", c, ")");
   };
   if (x.type == ElementType::float32) scan(static_cast<const float*>(x.data));
@@ -164,10 +163,9 @@ void Model<T>::check_finite(const char* op, const InputView& x, index_t first,
 }
 
 template <typename T>
-void Model<T>::fail_nonfinite(const char* op, const InputView& x, index_t first,
-                              index_t count) const {
-  check_finite(op, x, first, count);
-  fail(op, "X contains NaN or Inf");  // not reached when the rows hold one, as callers know
+void Model<T>::fail_nonfinite(const InputView& x, index_t first, index_t count) const {
+  check_finite(x, first, count);
+  fail("X contains NaN or Inf");  // not reached when the rows hold one, as callers know
 }
 
 template <typename T>

@@ -68,8 +68,8 @@ class Model {
   std::shared_lock<std::shared_mutex> lock_for_reading() const {
     return std::shared_lock<std::shared_mutex>(data_mutex_);
   }
-  // Waits until no epoch runs; throws naming `op` when called from the thread running one.
-  WriteLock lock_for_writing(const char* op);
+  // Waits until no epoch runs; throws when called from the thread running one.
+  WriteLock lock_for_writing();
   // Marks the calling thread as the one running an epoch, while the object lives.
   class EpochThread {
    public:
@@ -105,19 +105,18 @@ class Model {
   std::string state_problem() const;
 
   // Output activations of every row of x into out (rows, outputs), and the summed metrics of
-  // x against y. Throw naming `op` for NaN or Inf in x, and NumericalError when the outputs
+  // x against y. Throw for NaN or Inf in x, and NumericalError when the outputs
   // overflow (weights or inputs too large): never a NaN returned without a word.
   void predict(T* out, const InputView& x) const;
   BatchMetrics evaluate(const InputView& x, const TargetView<T>& y) const;
 
-  // Check x and y against the network before any work; throws naming the operation.
-  void check_inputs(const char* op, const InputView& x) const;
-  void check_targets(const char* op, const InputView& x, const TargetView<T>& y) const;
+  // Check x and y against the network before any work.
+  void check_inputs(const InputView& x) const;
+  void check_targets(const InputView& x, const TargetView<T>& y) const;
   // Throws naming the first NaN or Inf (as T) in rows [first, first + count) of x, if any.
-  void check_finite(const char* op, const InputView& x, index_t first, index_t count) const;
+  void check_finite(const InputView& x, index_t first, index_t count) const;
   // The same, for rows known to hold one: always throws.
-  [[noreturn]] void fail_nonfinite(const char* op, const InputView& x, index_t first,
-                                   index_t count) const;
+  [[noreturn]] void fail_nonfinite(const InputView& x, index_t first, index_t count) const;
 
   // Remembers the parameters, optimizer state and counters, for roll_back() to restore (an
   // epoch that meets a NaN in its inputs or diverges is undone; a write that would leave a

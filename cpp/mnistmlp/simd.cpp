@@ -69,7 +69,7 @@ const char* name_of(Simd level) {
 Simd parse_simd(const std::string& name) {
   for (Simd level : {Simd::generic, Simd::avx2, Simd::avx512})
     if (name == name_of(level)) return level;
-  fail("simd", "unknown SIMD level '", name, "' (expected generic, avx2 or avx512)");
+  fail("unknown SIMD level '", name, "' (expected generic, avx2 or avx512)");
 }
 
 }  // namespace mnistmlp

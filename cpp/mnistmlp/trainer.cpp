@@ -38,19 +38,18 @@ EpochResult train_epoch(Model<T>& model, const InputView& x, const TargetView<T>
                         index_t batch_size, bool shuffle, const ProgressCallback& progress,
                         double report_interval) {
   using clock = std::chrono::steady_clock;
-  const char* op = "fit_epoch";
-  MNISTMLP_CHECK(batch_size >= 1, op, "batch_size must be at least 1, got ", batch_size);
-  MNISTMLP_CHECK(x.rows >= 1, op, "no training rows");
-  WriteLock lock = model.lock_for_writing(op);
+  MNISTMLP_CHECK(batch_size >= 1, "batch_size must be at least 1, got ", batch_size);
+  MNISTMLP_CHECK(x.rows >= 1, "no training rows");
+  WriteLock lock = model.lock_for_writing();
   const typename Model<T>::EpochThread training_thread(model);
-  model.check_targets(op, x, y);
+  model.check_targets(x, y);
 
   TrainingState& state = model.state();
   const index_t batches = tiles(x.rows, batch_size);
   if (state.step > kCounterLimit - batches || state.epoch >= kCounterLimit)
-    throw std::overflow_error(error_message(
-        op, "the model has trained ", state.epoch, " epochs and ", state.step,
-        " steps: another epoch would take its counters past 2**53"));
+    throw std::overflow_error(error_message("the model has trained ", state.epoch, " epochs and ",
+                                            state.step,
+                                            " steps: another epoch would take its counters past 2**53"));
   const std::vector<index_t> order = epoch_order(model.config().seed, state.epoch, x.rows, shuffle);
 
   EpochResult result;
@@ -68,9 +67,9 @@ EpochResult train_epoch(Model<T>& model, const InputView& x, const TargetView<T>
   auto diverged = [&](const std::string& what) {
     const std::int64_t epoch = state.epoch + 1;
     model.roll_back();
-    throw NumericalError(error_message(
-        op, "training diverged in epoch ", epoch, ": ", what,
-        ". The model is back as it was before this epoch. ", divergence_hint(model.config())));
+    throw NumericalError(error_message("training diverged in epoch ", epoch, ": ", what,
+                                       ". The model is back as it was before this epoch. ",
+                                       divergence_hint(model.config())));
   };
   // Folds the metrics of batches [p.batches_done, done) into the running figures; a batch
   // whose loss is NaN or Inf ends the epoch as diverged.
@@ -124,7 +123,7 @@ EpochResult train_epoch(Model<T>& model, const InputView& x, const TargetView<T>
     if (backend.nonfinite_row() >= 0) {  // undo the epoch, then name the value
       backend.end_epoch();
       model.roll_back();
-      model.fail_nonfinite(op, x, 0, x.rows);
+      model.fail_nonfinite(x, 0, x.rows);
     }
     if (progress && launched < batches) {
       account(launched);

@@ -502,9 +502,9 @@ class MLP:
         ]
         try:
             self._engine.write_state([section for _, section in sections], layers,
-                                     None if weights_only else config["training"], caller="MLP.load")
+                                     None if weights_only else config["training"])
         except ValueError as exc:
-            raise ModelFileError(f"{path}: {_untagged(exc)}") from None
+            raise ModelFileError(f"{path}: {exc}") from None
         if not weights_only:
             self.seed = self._engine.seed = config["seed"]
 
@@ -541,13 +541,7 @@ class MLP:
                 if not np.issubdtype(a.dtype, np.floating):
                     raise ValueError(f"layer {layer}: {name} must hold floating-point values, got {a.dtype}")
             checked.append((np.ascontiguousarray(W, self.dtype), np.ascontiguousarray(b, self.dtype)))
-        self._engine.write_state([0], [checked], caller="MLP.set_weights")
-
-
-def _untagged(error: Exception) -> str:
-    """An engine error's message without its leading ``[operation]`` tag."""
-    message = str(error)
-    return message.split("] ", 1)[1] if message.startswith("[") and "] " in message else message
+        self._engine.write_state([0], [checked])
 
 
 class _EpochDisplay:

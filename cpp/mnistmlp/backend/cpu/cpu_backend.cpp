@@ -175,7 +175,7 @@ class CpuBackend final : public Backend<T> {
 
   void predict(T* out, const InputView& x) const override {
     const index_t K = model_.config().outputs();
-    for_each_chunk("predict", x, [&](Workspace<T>& ws, index_t, index_t first, index_t count) {
+    for_each_chunk(x, [&](Workspace<T>& ws, index_t, index_t first, index_t count) {
       forward(ws, count, -1);
       output_forward(ws, count);
       std::copy(ws.probabilities, ws.probabilities + count * K, out + first * K);
@@ -184,7 +184,7 @@ class CpuBackend final : public Backend<T> {
 
   BatchMetrics evaluate(const InputView& x, const TargetView<T>& y) const override {
     std::vector<BatchMetrics> chunks(tiles(x.rows, kInferenceRows));
-    for_each_chunk("evaluate", x, [&](Workspace<T>& ws, index_t chunk, index_t first, index_t count) {
+    for_each_chunk(x, [&](Workspace<T>& ws, index_t chunk, index_t first, index_t count) {
       cpu::gather_targets(ws.labels.data(), ws.targets, y, nullptr, first, count);
       forward(ws, count, -1);
       const index_t K = model_.config().outputs();
@@ -226,7 +226,7 @@ class CpuBackend final : public Backend<T> {
 #pragma omp master
       loss = value;
     }
-    if (!finite) model_.fail_nonfinite("loss_and_gradients", x, 0, x.rows);
+    if (!finite) model_.fail_nonfinite(x, 0, x.rows);
     return loss;
   }
 
@@ -334,7 +334,7 @@ class CpuBackend final : public Backend<T> {
   // Workspaces are kept for the next call: fresh memory costs a page fault per page, more
   // than a small inference itself.
   template <typename Body>
-  void for_each_chunk(const char* op, const InputView& x, Body&& body) const {
+  void for_each_chunk(const InputView& x, Body&& body) const {
     if (x.rows == 0) return;
     const index_t chunks = tiles(x.rows, kInferenceRows);
     const int team = static_cast<int>(std::min<index_t>(team_size(x.rows, 1), chunks));
@@ -359,7 +359,7 @@ class CpuBackend final : public Backend<T> {
     for (index_t chunk = 0; chunk < chunks; ++chunk)
       if (!finite[chunk]) {
         const index_t first = chunk * kInferenceRows;
-        model_.fail_nonfinite(op, x, first, std::min(kInferenceRows, x.rows - first));
+        model_.fail_nonfinite(x, first, std::min(kInferenceRows, x.rows - first));
       }
   }
 

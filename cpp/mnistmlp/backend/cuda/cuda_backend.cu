@@ -311,7 +311,7 @@ class CudaBackend final : public Backend<T> {
   void end_epoch() override { sync_host_arena(); }
 
   void predict(T* out, const InputView& x) const override {
-    model_.check_finite("predict", x, 0, x.rows);
+    model_.check_finite(x, 0, x.rows);
     naming_errors("predict", [&] {
       std::lock_guard lock(inference_mutex_);
       activate();
@@ -330,7 +330,7 @@ class CudaBackend final : public Backend<T> {
   }
 
   BatchMetrics evaluate(const InputView& x, const TargetView<T>& y) const override {
-    model_.check_finite("evaluate", x, 0, x.rows);
+    model_.check_finite(x, 0, x.rows);
     return naming_errors("evaluate", [&] {
       std::lock_guard lock(inference_mutex_);
       activate();
@@ -641,7 +641,7 @@ template <typename T>
 std::unique_ptr<Backend<T>> make_cuda_backend(Model<T>& model) {
   const CudaStatus status = cuda_status();
   if (!status.available())
-    throw std::runtime_error(error_message("model", "device 'cuda' is not available: ", status.problem));
+    throw std::runtime_error(error_message("device 'cuda' is not available: ", status.problem));
   return cuda::naming_errors("model", [&]() -> std::unique_ptr<Backend<T>> {
     return std::make_unique<cuda::CudaBackend<T>>(model);
   });

@@ -14,8 +14,8 @@ constexpr const char* kNoBackend =
     "MNISTMLP_CUDA=OFF); reinstall it where nvcc is on PATH, e.g. "
     "pip install . -Ccmake.define.MNISTMLP_CUDA=ON";
 
-[[noreturn]] void unavailable(const char* op) {
-  throw std::runtime_error(error_message(op, "device 'cuda' is not available: ", kNoBackend));
+[[noreturn]] void unavailable() {
+  throw std::runtime_error(error_message("device 'cuda' is not available: ", kNoBackend));
 }
 
 }  // namespace
@@ -28,7 +28,7 @@ CudaStatus cuda_status() {
 
 template <typename T>
 std::unique_ptr<Backend<T>> make_cuda_backend(Model<T>&) {
-  unavailable("model");
+  unavailable();
 }
 
 template std::unique_ptr<Backend<float>> make_cuda_backend(Model<float>&);
@@ -38,29 +38,29 @@ namespace cuda_ops {
 
 template <typename T>
 void dense_forward(T*, const T*, const T*, const T*, index_t, index_t, index_t, Activation) {
-  unavailable("dense_forward");
+  unavailable();
 }
 template <typename T>
 void dense_backward(T*, T*, T*, const T*, const T*, const T*, const T*, const T*, Activation,
                     index_t, index_t, index_t, T) {
-  unavailable("dense_backward");
+  unavailable();
 }
 template <typename T>
 void output_loss(T*, T*, T*, std::uint8_t*, const T*, const std::int32_t*, const T*, Activation,
                  Loss, index_t, index_t, T) {
-  unavailable("output_loss");
+  unavailable();
 }
 template <typename T>
 double sum_of_squares(const T*, index_t) {
-  unavailable("sum_of_squares");
+  unavailable();
 }
 template <typename T>
 void optimizer_update(T*, T*, T*, T*, index_t, const OptimizerConfig&, std::int64_t, T) {
-  unavailable("optimizer_update");
+  unavailable();
 }
 template <typename T>
 void dropout_forward(T*, T*, const T*, index_t, double, std::uint64_t, std::int64_t, index_t) {
-  unavailable("dropout_forward");
+  unavailable();
 }
 
 #define MNISTMLP_INSTANTIATE(T)                                                                 \

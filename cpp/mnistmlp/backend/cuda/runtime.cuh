@@ -30,13 +30,14 @@ struct CudaError : std::runtime_error {
       ::mnistmlp::cuda::throw_cuda_error(#call, mnistmlp_status_);                \
   } while (0)
 
-// Runs body(); a CudaError leaves as std::runtime_error naming the operation.
+// Runs body(); a CudaError leaves as std::runtime_error saying which operation met it (a
+// CUDA error is a fault to report, and where it happened is what the report needs).
 template <typename Body>
 decltype(auto) naming_errors(const char* op, Body&& body) {
   try {
     return body();
   } catch (const CudaError& e) {
-    throw std::runtime_error(error_message(op, e.what()));
+    throw std::runtime_error(error_message(e.what(), " (in ", op, ")"));
   }
 }
 
