@@ -133,3 +133,14 @@ def test_model_files_honour_the_umask(tmp_path):
     finally:
         os.umask(previous)
     assert (tmp_path / "m.safetensors").stat().st_mode & 0o777 == 0o640
+
+
+def test_asking_for_kernels_this_cpu_cannot_run_names_those_it_can(monkeypatch):
+    """The engine refuses a level above the CPU's (as on an AVX2-only machine): set_simd says
+    which levels run instead of returning False."""
+    from mnistmlp import _config
+
+    monkeypatch.setattr(_config._core, "simd_supported", lambda: "avx2")
+    monkeypatch.setattr(_config._core, "set_simd_level", lambda level: level != "avx512")
+    with pytest.raises(ValueError, match="^this CPU cannot run the avx512 kernels; it runs generic, avx2$"):
+        mnistmlp.set_simd("avx512")

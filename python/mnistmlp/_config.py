@@ -48,8 +48,8 @@ def get_flush_denormal() -> bool:
 SIMD_LEVELS = ("generic", "avx2", "avx512")
 
 
-def set_simd(level: str) -> bool:
-    """Choose the CPU kernels' instruction set; returns whether this CPU and build run it.
+def set_simd(level: str) -> None:
+    """Choose the CPU kernels' instruction set.
 
     The engine's hot kernels (the matrix product's micro-kernel, the sparse first layer,
     Adam's update, the pixel compression) exist for ``"avx512"``, ``"avx2"`` (with FMA) and
@@ -57,12 +57,15 @@ def set_simd(level: str) -> bool:
     best level the CPU supports (``MNISTMLP_SIMD`` in the environment may ask for a lower
     one), so a portable build is fast on any x86-64 CPU. Levels give the same results to
     rounding: within a level, results are identical for any thread count. The setting is
-    process-wide; change it between calls, not while a model trains or predicts. Returns
-    ``False``, changing nothing, for a level above :func:`get_config`'s ``simd_supported``.
+    process-wide; change it between calls, not while a model trains or predicts. A level
+    above what this CPU runs (:func:`get_config`'s ``simd_supported``) raises ValueError
+    naming the levels it does run, and changes nothing.
     """
     if level not in SIMD_LEVELS:
         raise ValueError(f"unknown SIMD level {level!r}; expected one of {', '.join(SIMD_LEVELS)}")
-    return bool(_core.set_simd_level(level))
+    if not _core.set_simd_level(level):
+        runnable = SIMD_LEVELS[: SIMD_LEVELS.index(_core.simd_supported()) + 1]
+        raise ValueError(f"this CPU cannot run the {level} kernels; it runs {', '.join(runnable)}")
 
 
 def get_simd() -> str:
