@@ -41,7 +41,6 @@ struct Workspace {
   AlignedArray<std::int32_t> sparse_columns, sparse_counts, active_columns, by_column_rows;
   AlignedArray<T> sparse_values, by_column_values;
   AlignedArray<index_t> column_starts, column_fill;
-  cpu::RowStep<T> row_step;  // the first weight's step, when the sparse backward pass takes it
   AlignedArray<std::uint8_t> active_marks;
   AlignedArray<float> gemm_scratch;  // packing buffers of cpu::gemm, one set per thread
   int threads = 0;
@@ -221,7 +220,7 @@ class CpuBackend final : public Backend<T> {
     } else {
       cpu::gather_targets(ws.labels.data(), ws.targets, y, nullptr, 0, x.rows);
       forward(ws, x.rows, -1);
-      const double value = loss_and_backward(ws, x.rows, metrics, &y);
+      const double value = loss_and_backward(ws, x.rows, metrics, cpu::RowStep<T>{}, &y);
       dense_first_layer_gradient(ws);
 #pragma omp master
       loss = value;
@@ -259,9 +258,10 @@ class CpuBackend final : public Backend<T> {
       cpu::prefetch_rows(x_, order_, first + count, std::min(count, x_.rows - first - count));
     cpu::gather_targets(ws.labels.data(), ws.targets, y_, order_, first, count);
     forward(ws, count, step);
-    ws.row_step = row_step(ws, step);
-    const double loss = loss_and_backward(ws, count, metrics);
-    update(ws, step);
+    // Each thread's own copy: the team shares ws, and all would store the same value at once.
+    const cpu::RowStep<T> fused = row_step(ws, step);
+    const double loss = loss_and_backward(ws, count, metrics, fused);
+    update(ws, step, fused);
 #pragma omp master
     metrics.loss = loss;
     return true;
@@ -275,6 +275,9 @@ class CpuBackend final : public Backend<T> {
     const index_t nonzeros = cpu::gather_sparse(ws.sparse, x, order, first, count, ws.row_finite.data());
     for (index_t r = 0; r < count; ++r)
       if (!ws.row_finite[r]) return r;
+    // One thread stores the team's decision (every thread computes the same one) and the
+    // single's barrier shows it to the others before they read it.
+#pragma omp single
     ws.sparse_input = double(nonzeros) <= kSparseDensity * double(count) * double(x.cols);
     if (!ws.sparse_input) cpu::gather_inputs(ws.inputs, x, order, first, count);
     return -1;
@@ -426,9 +429,11 @@ class CpuBackend final : public Backend<T> {
   }
 
   // Loss of the batch (mean, L2 penalty included) and the gradient of every parameter into
-  // the arena's gradient section. Every thread returns the same value.
+  // the arena's gradient section; where `fused` has a weight, the sparse backward pass takes
+  // the first weight's step instead of writing its gradient. Every thread returns the same
+  // value. targets: the rows' own (x's are y_, the epoch's).
   double loss_and_backward(Workspace<T>& ws, index_t rows, BatchMetrics& metrics,
-                           const TargetView<T>* targets = nullptr) {
+                           const cpu::RowStep<T>& fused, const TargetView<T>* targets = nullptr) {
     const ModelConfig& c = config();
     ParameterArena<T>& arena = model_.arena();
     const index_t L = c.layers(), K = c.outputs();
@@ -455,7 +460,7 @@ class CpuBackend final : public Backend<T> {
       if (first && ws.sparse_input) {
         cpu::by_columns(ws.sparse, rows, c.sizes[0]);
         cpu::sparse_backward(arena.weight(arena.grads(), 0), arena.bias(arena.grads(), 0), dz,
-                             ws.sparse, rows, c.sizes[0], c.sizes[1], ws.row_step);
+                             ws.sparse, rows, c.sizes[0], c.sizes[1], fused);
         break;
       }
       const T* in = first ? ws.inputs : (ws.dropped[l - 1] ? ws.dropped[l - 1] : ws.outputs[l - 1]);
@@ -476,10 +481,10 @@ class CpuBackend final : public Backend<T> {
     return loss_sum * scale + penalty;
   }
 
-  void update(Workspace<T>& ws, std::int64_t step) {
+  void update(Workspace<T>& ws, std::int64_t step, const cpu::RowStep<T>& fused) {
     const ModelConfig& c = config();
     ParameterArena<T>& arena = model_.arena();
-    if (ws.row_step.weight) {  // the first weight has taken its step: the rest of the arena
+    if (fused.weight) {  // the first weight has taken its step: the rest of the arena
       const index_t rest = arena.layout.bias_offset[0];
       auto slot = [&](int s) { return arena.state_slots > s ? arena.state(s) + rest : nullptr; };
       cpu::optimizer_update(arena.params() + rest, arena.grads() + rest, slot(0), slot(1),
