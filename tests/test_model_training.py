@@ -131,14 +131,17 @@ def test_each_epoch_visits_every_row_once_in_an_order_of_its_own():
 
 
 def test_fit_learns_a_separable_problem_and_reports_history():
-    X, y = mnist_like(n=3000)
+    X, _ = mnist_like(n=3000)
+    # Two learnable bits (mnist_like's second is a parity no MLP learns in three epochs).
+    y = (X[:, :392].sum(1) > X[:, 392:].sum(1)).astype(int) + 2 * (X[:, ::3].sum(1) > X[:, 1::3].sum(1))
     model = mnistmlp.MLP([784, 64, 10], seed=0)
     history = model.fit(X[:2500], y[:2500], epochs=3, batch_size=32, validation_data=(X[2500:], y[2500:]), verbose=0)
     h = history.history
     assert history.epoch == [1, 2, 3]
     assert set(h) >= {"loss", "accuracy", "val_loss", "val_accuracy", "seconds", "samples_per_second"}
     assert h["loss"][-1] < h["loss"][0]
-    assert h["accuracy"][-1] > 0.6
+    # Over seeds 0-9: training accuracy 0.76-0.81, validation 0.56-0.61; chance is 0.25.
+    assert h["accuracy"][-1] > 0.7 and h["val_accuracy"][-1] > 0.5
     assert model.evaluate(X[2500:], y[2500:])["accuracy"] == pytest.approx(h["val_accuracy"][-1])
 
 
