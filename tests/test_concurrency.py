@@ -155,6 +155,8 @@ def test_a_long_inference_call_answers_ctrl_c(call):
     code = f"""
 import os, signal, threading, time
 import numpy as np, mnistmlp
+# A shell that starts this in the background has SIGINT ignored, and Python then leaves it so.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 model = mnistmlp.MLP([784, 1024, 1024, 10], seed=0, threads=2)
 rng = np.random.default_rng(0)
 X = rng.integers(0, 256, (120000, 784), dtype=np.uint8)
