@@ -9,6 +9,7 @@ import mnistmlp
 from mnistmlp import _core
 from mnistmlp import reference as ref
 from mnistmlp._config import SIMD_LEVELS
+from mnistmlp.model import engine_optimizer
 
 SUPPORTED = mnistmlp.get_config()["simd_supported"]
 RUNNABLE = SIMD_LEVELS[: SIMD_LEVELS.index(SUPPORTED) + 1]
@@ -38,7 +39,26 @@ OPTIMIZERS = {
     "adam": (dict(optimizer="adam", learning_rate=0.01), lambda: ref.Adam(0.01)),
     "adam_settings": (dict(optimizer="adam", learning_rate=0.003, beta1=0.8, beta2=0.99, epsilon=1e-6),
                       lambda: ref.Adam(0.003, beta1=0.8, beta2=0.99, epsilon=1e-6)),
+    "rmsprop": (dict(optimizer="rmsprop", learning_rate=0.01, decay=0.9, epsilon=1e-10), lambda: ref.RMSProp(0.01)),
+    "rmsprop_momentum": (dict(optimizer="rmsprop", learning_rate=0.01, decay=0.8, momentum=0.5, epsilon=1e-6),
+                         lambda: ref.RMSProp(0.01, decay=0.8, momentum=0.5, epsilon=1e-6)),
+    "adagrad": (dict(optimizer="adagrad", learning_rate=0.05, initial_accumulator_value=0.1),
+                lambda: ref.AdaGrad(0.05)),
 }
+# The reference's name for each state slot the engine names.
+SLOTS = {"sgd": ("velocity",), "adam": ("m", "v"), "rmsprop": ("ms", "mom"), "adagrad": ("accumulator",)}
+
+
+def config_of(settings):
+    """The engine's configuration of a kernel test's settings (the optimizer's defaults for
+    the rest, as MLP would give it)."""
+    settings = dict(settings)
+    return engine_optimizer(mnistmlp.optimizers.OPTIMIZERS[settings.pop("optimizer")](**settings))
+
+
+def slots_of(settings):
+    kind = settings["optimizer"]
+    return SLOTS[kind] if kind != "sgd" or settings.get("momentum") else ()
 
 # One layer of 9 x 1001 weights and 1001 biases: 10,010 parameters, so two full chunks of
 # 4096 and a third of 1818, which ends past its last whole vector (of 8 or 16 floats).
@@ -54,13 +74,11 @@ def optimizer_problem(name, dtype, seed=0):
     grads = (rng.normal(size=n) * 10.0 ** rng.uniform(-6, 1, n)).astype(dtype)
     grads[rng.random(n) < 0.1] = 0
     settings, _ = OPTIMIZERS[name]
-    if settings["optimizer"] == "adam":
-        states = [(rng.normal(size=n) * 0.1).astype(dtype), (rng.random(n) * 0.01).astype(dtype)]
-    elif settings.get("momentum"):
-        states = [rng.normal(size=n).astype(dtype), None]
-    else:
-        states = [None, None]
-    return params, grads, states
+    # Each slot's state: signed (m, velocity, mom), or a positive sum of squares (v, ms, accumulator).
+    signed = {"velocity": True, "m": True, "v": False, "ms": False, "mom": True, "accumulator": False}
+    states = [(rng.normal(size=n) * 0.1 if signed[slot] else 0.01 + rng.random(n) * 0.1).astype(dtype)
+              for slot in slots_of(settings)]
+    return params, grads, states + [None] * (2 - len(states))
 
 
 def as_layer(flat):
@@ -77,7 +95,7 @@ def reference_update(name, params, grads, states, step, clip):
     scaled by `clip` first (in their dtype, as clip_by_global_norm scales them)."""
     optimizer = OPTIMIZERS[name][1]()
     optimizer.t = step
-    slots = ("m", "v") if isinstance(optimizer, ref.Adam) else ("velocity",) if optimizer.momentum else ()
+    slots = slots_of(OPTIMIZERS[name][0])
     for slot, state in zip(slots, states):
         setattr(optimizer, slot, list(as_layer(state)[0]))
     layer = as_layer(params)
@@ -95,7 +113,7 @@ def test_float32_optimizer_update_is_the_references_bit_for_bit(simd, name, step
     Steps 300 and 20,000 are past where 1 - beta1^t and then 1 - beta2^t round to 1."""
     params, grads, states = optimizer_problem(name, np.float32, seed=step)
     settings, _ = OPTIMIZERS[name]
-    got = _core.kernels.optimizer_update(params, grads, *states, step=step, clip=clip, **settings)
+    got = _core.kernels.optimizer_update(params, grads, *states, config=config_of(settings), step=step, clip=clip)
     expected_params, expected_states = reference_update(name, params, grads, states, step, clip)
     np.testing.assert_array_equal(got[0], expected_params)
     for got_state, expected_state in zip(got[1:], expected_states):
@@ -110,7 +128,7 @@ def test_float32_optimizer_update_is_the_references_bit_for_bit(simd, name, step
 def test_float64_optimizer_update_matches_the_reference(name, step, clip):
     params, grads, states = optimizer_problem(name, np.float64, seed=step)
     settings, _ = OPTIMIZERS[name]
-    got = _core.kernels.optimizer_update(params, grads, *states, step=step, clip=clip, **settings)
+    got = _core.kernels.optimizer_update(params, grads, *states, config=config_of(settings), step=step, clip=clip)
     expected_params, expected_states = reference_update(name, params, grads, states, step, clip)
     # The engine's float64 steps may fuse multiply-adds, NumPy's do not.
     np.testing.assert_allclose(got[0], expected_params, rtol=1e-13, atol=1e-16)
@@ -128,8 +146,9 @@ def test_float32_adam_steps_take_tensorflows_step_size():
     for step in [0, 1, 2, 50, 165, 164, 163, 999, 17_321, 17_320, 17_319, 60_000, 3]:
         alpha = ref.Adam(0.001).step_size(step + 1, np.float32)
         zeros = np.zeros(8, np.float32)
-        got, _, _ = _core.kernels.optimizer_update(zeros, zeros, np.ones(8, np.float32), zeros, optimizer="adam",
-                                                   learning_rate=0.001, step=step)
+        got, _, _ = _core.kernels.optimizer_update(zeros, zeros, np.ones(8, np.float32), zeros,
+                                                   config=config_of(dict(optimizer="adam", learning_rate=0.001)),
+                                                   step=step)
         np.testing.assert_array_equal(got, -((m_next * alpha) / np.float32(1e-8)), err_msg=f"step {step}")
 
 

@@ -7,6 +7,8 @@ import pytest
 
 import mnistmlp
 from mnistmlp import _core
+from mnistmlp._spec import ModelSpec
+from mnistmlp.model import engine_config
 
 
 @pytest.fixture(scope="module")
@@ -139,19 +141,19 @@ def test_inference_names_rows_as_the_caller_counts_them_past_its_first_block():
 @pytest.mark.parametrize(
     "kwargs,match",
     [
-        (dict(activation="gelu"), "unknown activation 'gelu'"),
-        (dict(output_activation="softplus"), "unknown output_activation"),
-        (dict(loss="hinge"), "unknown loss 'hinge'"),
-        (dict(optimizer="rmsprop"), "unknown optimizer 'rmsprop'"),
-        (dict(weight_init="orthogonal"), "unknown weight_init"),
+        (dict(activation="gelu"), r"activation\[0\] must be one of 'relu', 'sigmoid', .*, got \"gelu\""),
+        (dict(output_activation="softplus"), "output_activation must be one of 'softmax', "),
+        (dict(loss="hinge"), "loss must be one of 'categorical_crossentropy', 'mean_square', got \"hinge\""),
+        (dict(optimizer="nadam"), "unknown optimizer 'nadam'; expected one of: sgd, momentum, adam, rmsprop, adagrad"),
+        (dict(weight_init="orthogonal"), r"weight_init\[0\] must be one of"),
         (dict(loss="categorical_crossentropy", output_activation="sigmoid"), "needs output_activation 'softmax'"),
-        (dict(dropout=1.0), r"dropout must be in \[0, 1\)"),
-        (dict(weight_decay=-1), "weight_decay"),
-        (dict(clip_norm=0), "clip_norm"),
-        (dict(learning_rate=-0.1), "learning_rate"),
-        (dict(dtype="float16"), "dtype must be 'float32' or 'float64'"),
+        (dict(dropout=1.0), r"dropout\[0\] must be a finite number in \[0, 1\), got 1.0"),
+        (dict(weight_decay=-1), r"weight_decay\[0\] must be a finite number >= 0, got -1"),
+        (dict(clip_norm=0), "clip_norm must be None or a finite number > 0, got 0"),
+        (dict(learning_rate=-0.1), "learning_rate must be a finite number > 0, got -0.1"),
+        (dict(dtype="float16"), "dtype must be one of 'float32', 'float64', got \"float16\""),
         (dict(threads=-1), "threads must be at least 0"),
-        (dict(seed=-5), "seed must be at least 0"),
+        (dict(seed=-5), r"seed must be an integer in \[0, 18446744073709551615\], got -5"),
     ],
 )
 def test_bad_configuration(kwargs, match):
@@ -159,7 +161,7 @@ def test_bad_configuration(kwargs, match):
         mnistmlp.MLP([784, 16, 10], **kwargs)
 
 
-@pytest.mark.parametrize("sizes,match", [([784], "at least an input and an output"), ([784, 0, 10], r"layer_sizes\[1\] must be at least 1"), ([784, 2.5, 10], "must be an integer")])
+@pytest.mark.parametrize("sizes,match", [([784], "at least an input and an output"), ([784, 0, 10], r"layer_sizes\[1\] must be an integer >= 1, got 0"), ([784, 2.5, 10], r"layer_sizes\[1\] must be an integer >= 1, got 2.5")])
 def test_bad_layer_sizes(sizes, match):
     with pytest.raises((ValueError, TypeError), match=match):
         mnistmlp.MLP(sizes)
@@ -204,18 +206,20 @@ def test_engine_checks_what_it_relies_on():
         engine.predict(np.zeros((2, 4), np.int16))
     with pytest.raises(ValueError, match="batch_size must be at least 1"):
         engine.fit_epoch(x, np.array([0, 1], np.int32), 0, False)
-    with pytest.raises(ValueError, match=r"^no arena section 4 \(this optimizer keeps 2 state slots\)"):
-        engine.read_state([0, 4])
+    with pytest.raises(ValueError, match=r"^the model has no state 'velocity' \(it has params, grads, m, v\)"):
+        engine.read_state(["params", "velocity"])
     with pytest.raises(ValueError, match=r"^layer 0 weight must be a float32 array of shape \(4, 3\)"):
-        engine.write_state([0], [[(np.zeros((3, 4), np.float32), np.zeros(3, np.float32))]])
+        engine.write_state(["params"], [[(np.zeros((3, 4), np.float32), np.zeros(3, np.float32))]])
     with pytest.raises(ValueError, match=r"^step must be an integer in \[0, 2\*\*53\], got 9007199254740993"):
         engine.write_state([], [], {"step": 2**53 + 1, "epoch": 0, "loss_average": 0.0, "accuracy_average": 0.0})
+    config = engine_config(ModelSpec.make([4, 3], output_activation="linear", loss="mean_square"))
+    config.loss = "categorical_crossentropy"
     with pytest.raises(ValueError, match=r"^categorical_crossentropy needs a softmax output"):
-        _core.Model32([4, 3], ["linear"], "categorical_crossentropy", [0.0], [0.0], 0.0, "sgd", 0.1, 0.0, False,
-                      1.0, 1.0, False, 0.9, 0.999, 1e-8, 0, 1)
+        _core.Model32(config, 1)
+    config = engine_config(ModelSpec.make([4, 3]))
+    config.dropout = [0.5]
     with pytest.raises(ValueError, match=r"^no dropout on the output layer"):
-        _core.Model32([4, 3], ["softmax"], "categorical_crossentropy", [0.5], [0.0], 0.0, "sgd", 0.1, 0.0, False,
-                      1.0, 1.0, False, 0.9, 0.999, 1e-8, 0, 1)
+        _core.Model32(config, 1)
 
 
 # -- numbers that do not fit: divergence, overflow, counters ----------------------------------
@@ -229,7 +233,7 @@ def _mnist_like(n=600, seed=0):
 
 
 def _state(model):
-    training, sections = model._engine.read_state(list(range(2 + model._engine.state_slots)))
+    training, sections = model._engine.read_state(["params", "grads", *model._engine.state_slot_names])
     return training, [a.tobytes() for section in sections for pair in section for a in pair]
 
 
@@ -318,7 +322,7 @@ def test_a_loss_that_overflows_in_evaluate_raises():
 def test_training_counters_stop_at_their_limit():
     X, y = _mnist_like(n=100)
     model = mnistmlp.MLP([784, 8, 10], seed=0)
-    training, layers = model._engine.read_state([0])
+    training, layers = model._engine.read_state(["params"])
     model._engine.write_state([], [], dict(training, step=_core.COUNTER_LIMIT - 5))
     before = _state(model)
     with pytest.raises(OverflowError, match=r"^the model has trained 0 epochs and 9007199254740987 steps: "
@@ -334,23 +338,28 @@ def test_training_counters_stop_at_their_limit():
 
 def test_engine_refuses_optimizer_state_no_training_could_leave():
     model = mnistmlp.MLP([784, 4, 10], optimizer="adam", seed=0)
-    training, (params, m, v) = model._engine.read_state([0, 2, 3])
+    training, (params, m, v) = model._engine.read_state(["params", "m", "v"])
     v[1] = (v[1][0], np.full_like(v[1][1], -1.0))
-    with pytest.raises(ValueError, match=r"the optimizer state \(slot 1\) of layer 1's biases hold -1 \(Adam's v must be >= 0\)"):
-        model._engine.write_state([3], [v])
+    with pytest.raises(ValueError, match=r"the optimizer state 'v' of layer 1's biases hold -1 \(a sum of squares, which must be >= 0\)"):
+        model._engine.write_state(["v"], [v])
     m[0] = (np.full_like(m[0][0], np.inf), m[0][1])
-    with pytest.raises(ValueError, match=r"the optimizer state \(slot 0\) of layer 0's weights hold NaN or Inf"):
-        model._engine.write_state([2], [m])
+    with pytest.raises(ValueError, match=r"the optimizer state 'm' of layer 0's weights hold NaN or Inf"):
+        model._engine.write_state(["m"], [m])
+    adagrad = mnistmlp.MLP([784, 4, 10], optimizer="adagrad", seed=0)
+    _, (accumulator,) = adagrad._engine.read_state(["accumulator"])
+    accumulator[0] = (np.zeros_like(accumulator[0][0]), accumulator[0][1])
+    with pytest.raises(ValueError, match=r"the optimizer state 'accumulator' of layer 0's weights hold 0 \(an accumulator of squares, which must be > 0\)"):
+        adagrad._engine.write_state(["accumulator"], [accumulator])
     assert model._engine.state_problem() == ""
 
 
 @pytest.mark.parametrize(
     "make,match",
     [
-        (lambda: mnistmlp.optimizers.SGD(0.1, decay_rate=1.5, decay_steps=10), r"decay_rate must be in \(0, 1\]"),
+        (lambda: mnistmlp.optimizers.SGD(0.1, decay_rate=1.5, decay_steps=10), r"decay_rate must be None or a finite number in \(0, 1\], got 1.5"),
         (lambda: mnistmlp.optimizers.Adam(epsilon=float("inf")), "epsilon must be a finite number > 0"),
         (lambda: mnistmlp.optimizers.Adam(epsilon=0.0), "epsilon must be a finite number > 0"),
-        (lambda: mnistmlp.optimizers.SGD(0.1, decay_rate=0.5, decay_steps=float("inf")), "decay_steps must be a finite number > 0"),
+        (lambda: mnistmlp.optimizers.SGD(0.1, decay_rate=0.5, decay_steps=float("inf")), "decay_steps must be None or a finite number > 0, got inf"),
     ],
 )
 def test_optimizer_settings_that_diverge_or_divide_by_zero_are_refused(make, match):
@@ -359,10 +368,14 @@ def test_optimizer_settings_that_diverge_or_divide_by_zero_are_refused(make, mat
 
 
 def test_engine_refuses_the_same_optimizer_settings():
-    common = (1.0, 1.0, False, 0.9, 0.999)
+    """ModelConfig::validate stays the engine's last word, whatever Python lets through."""
     with pytest.raises(ValueError, match=r"^decay_rate must be in \(0, 1\], got 1.5"):
-        _core.Model32([4, 3], ["softmax"], "categorical_crossentropy", [0.0], [0.0], 0.0, "sgd", 0.1, 0.0, False,
-                      1.5, 10.0, False, 0.9, 0.999, 1e-8, 0, 1)
+        _core.OptimizerConfig("sgd", learning_rate=0.1, decay_rate=1.5, decay_steps=10.0)
     with pytest.raises(ValueError, match=r"^epsilon must be a finite number > 0, got inf"):
-        _core.Model32([4, 3], ["softmax"], "categorical_crossentropy", [0.0], [0.0], 0.0, "adam", 0.1, 0.0, False,
-                      *common, float("inf"), 0, 1)
+        _core.OptimizerConfig("adam", learning_rate=0.1, beta1=0.9, beta2=0.999, epsilon=float("inf"))
+    with pytest.raises(ValueError, match=r"^the engine's optimizers have no setting 'rho'"):
+        _core.OptimizerConfig("rmsprop", learning_rate=0.1, rho=0.9)
+    config = engine_config(ModelSpec.make([4, 3], optimizer="adam"))
+    config.optimizer.epsilon = 0.0
+    with pytest.raises(ValueError, match=r"^epsilon must be a finite number > 0, got 0"):
+        _core.Model32(config, 1)

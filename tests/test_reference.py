@@ -35,6 +35,10 @@ def naive_act(name, z):
         return np.tanh(z)
     if name == "linear":
         return z
+    if name == "leaky_relu":
+        return np.where(z > 0, z, 0.1 * z)
+    if name == "elu":
+        return np.where(z < 0, np.expm1(np.minimum(z, 0)), z)
     if name == "softmax":
         e = np.exp(z)
         return e / e.sum(axis=1, keepdims=True)
@@ -50,7 +54,8 @@ def naive_loss(loss, z, a, Y):
 
 def make_problem(act, out, loss, seed=0, dropout_masks=None, margin=1e-3):
     """Float64 parameters (with non-zero biases), inputs and targets. For relu layers the
-    problem is re-drawn until every relu pre-activation is at least `margin` from the kink."""
+    problem is re-drawn until every relu (and leaky_relu) pre-activation is at least `margin`
+    from the kink."""
     for s in range(seed, seed + 200):
         rng = np.random.default_rng(s)
         params = [(rng.normal(0, 0.8, (m, n)), rng.normal(0, 0.3, n)) for m, n in zip(SIZES[:-1], SIZES[1:])]
@@ -60,8 +65,9 @@ def make_problem(act, out, loss, seed=0, dropout_masks=None, margin=1e-3):
         else:
             Y = rng.normal(0, 1, (B, SIZES[-1]))
         fp = ref.forward(params, X, act, out, dropout=0.5 if dropout_masks else 0.0, masks=dropout_masks)
-        zs = [z for z, _ in fp[:-1]] if act == "relu" else []
-        if out == "relu":
+        kinked = ("relu", "leaky_relu")
+        zs = [z for z, _ in fp[:-1]] if act in kinked else []
+        if out in kinked:
             zs.append(fp[-1][0])
         if all(np.abs(z).min() > margin for z in zs):
             return params, X, Y
@@ -552,7 +558,7 @@ def test_invalid_arguments_are_rejected():
     with pytest.raises(ValueError, match="softmax"):
         ref.loss_and_gradients(params, X, np.zeros(B, dtype=int), output_activation="linear")
     with pytest.raises(ValueError, match="activation"):
-        ref.forward(params, X, activation="elu")
+        ref.forward(params, X, activation="gelu")
     with pytest.raises(ValueError, match="labels"):
         ref.loss_and_gradients(params, X, np.full(B, 3))
     with pytest.raises(ValueError):

@@ -63,22 +63,26 @@ TargetView<T> target_view(const py::array& y) {
   return view;
 }
 
-// Section of the arena: 0 parameters, 1 gradients, 2 + s optimizer state slot s.
+// A section of the arena by name: "params", "grads", or one of the optimizer's state slots
+// (OptimizerConfig::state_slot_names: "m", "v", "velocity", ...).
 template <typename T>
-T* section(Model<T>& model, int which) {
+T* section(Model<T>& model, const std::string& name) {
   ParameterArena<T>& arena = model.arena();
-  if (which == 0) return arena.params();
-  if (which == 1) return arena.grads();
-  if (which >= 2 && which - 2 < arena.state_slots) return arena.state(which - 2);
-  fail("no arena section ", which, " (this optimizer keeps ", arena.state_slots,
-       " state slots)");
+  if (name == "params") return arena.params();
+  if (name == "grads") return arena.grads();
+  const std::vector<std::string> slots = model.config().optimizer.state_slot_names();
+  for (std::size_t slot = 0; slot < slots.size(); ++slot)
+    if (slots[slot] == name) return arena.state(static_cast<int>(slot));
+  std::string known = "params, grads";
+  for (const std::string& slot : slots) known += ", " + slot;
+  fail("the model has no state '", name, "' (it has ", known, ")");
 }
 
 template <typename T>
-void check_sections(const Model<T>& model, const std::vector<int>& sections) {
-  for (int which : sections)
-    MNISTMLP_CHECK(which >= 0 && which < 2 + model.arena().state_slots, "no arena section ",
-                   which, " (this optimizer keeps ", model.arena().state_slots, " state slots)");
+std::vector<T*> sections(Model<T>& model, const std::vector<std::string>& names) {
+  std::vector<T*> bases;
+  for (const std::string& name : names) bases.push_back(section(model, name));
+  return bases;
 }
 
 // One (W, b) pair per layer, of the model's shapes, for the engine to fill.
@@ -94,8 +98,7 @@ py::list empty_layers(const Model<T>& model) {
 // Copies section `which` of the arena into `layers` (from empty_layers); the caller holds a
 // model lock. Touches no Python object: the arrays' buffers were taken beforehand.
 template <typename T>
-void copy_out(Model<T>& model, int which, const std::vector<std::pair<T*, T*>>& layers) {
-  const T* base = section(model, which);
+void copy_out(Model<T>& model, const T* base, const std::vector<std::pair<T*, T*>>& layers) {
   const std::vector<index_t>& n = model.config().sizes;
   for (std::size_t l = 0; l < layers.size(); ++l) {
     std::memcpy(layers[l].first, model.arena().weight(base, l), sizeof(T) * n[l] * n[l + 1]);
@@ -130,14 +133,15 @@ double finite_number(const py::dict& training, const char* name) {
   return v;
 }
 
-// The model's state: the training counters and, for each of `sections`, every layer's (W, b),
-// all read at one moment (so a model that trains meanwhile is seen as of one batch).
+// The model's state: the training counters and, for each of the sections `names`, every
+// layer's (W, b), all read at one moment (so a model that trains meanwhile is seen as of one
+// batch).
 template <typename T>
-py::tuple read_state(Model<T>& model, const std::vector<int>& sections) {
-  check_sections(model, sections);
+py::tuple read_state(Model<T>& model, const std::vector<std::string>& names) {
+  const std::vector<T*> bases = sections(model, names);
   std::vector<py::list> layers;
   std::vector<std::vector<std::pair<T*, T*>>> buffers;
-  for (std::size_t i = 0; i < sections.size(); ++i) {
+  for (std::size_t i = 0; i < names.size(); ++i) {
     layers.push_back(empty_layers(model));
     buffers.push_back(buffers_of<T>(layers.back()));
   }
@@ -145,7 +149,7 @@ py::tuple read_state(Model<T>& model, const std::vector<int>& sections) {
   {
     py::gil_scoped_release release;  // safe: only the arrays' buffers are touched
     auto lock = model.lock_for_reading();
-    for (std::size_t i = 0; i < sections.size(); ++i) copy_out(model, sections[i], buffers[i]);
+    for (std::size_t i = 0; i < names.size(); ++i) copy_out(model, bases[i], buffers[i]);
     state = model.state();
   }
   py::dict training;
@@ -156,14 +160,14 @@ py::tuple read_state(Model<T>& model, const std::vector<int>& sections) {
   return py::make_tuple(training, py::cast(layers));
 }
 
-// Replaces `sections` (each a list of (W, b) per layer) and, unless None, the training
-// counters. Refused, leaving the model as it was, when the result is not a state the model
-// may hold (Model::state_problem): what training can never produce, loading cannot either.
+// Replaces the sections `names` (each a list of (W, b) per layer) and, unless None, the
+// training counters. Refused, leaving the model as it was, when the result is not a state the
+// model may hold (Model::state_problem): what training can never produce, loading cannot either.
 template <typename T>
-void write_state(Model<T>& model, const std::vector<int>& sections, const py::list& values,
+void write_state(Model<T>& model, const std::vector<std::string>& names, const py::list& values,
                  const py::object& training) {
-  check_sections(model, sections);
-  MNISTMLP_CHECK(py::len(values) == sections.size(), "expected ", sections.size(),
+  const std::vector<T*> bases = sections(model, names);
+  MNISTMLP_CHECK(py::len(values) == names.size(), "expected ", names.size(),
                  " lists of layers, got ", py::len(values));
   const std::vector<index_t>& n = model.config().sizes;
   std::vector<py::array_t<T, py::array::c_style>> arrays;  // kept alive while copied
@@ -197,8 +201,8 @@ void write_state(Model<T>& model, const std::vector<int>& sections, const py::li
     py::gil_scoped_release release;  // safe: only the arrays' buffers are touched
     WriteLock lock = model.lock_for_writing();
     model.keep_restore_point();
-    for (std::size_t i = 0; i < sections.size(); ++i) {
-      T* base = section(model, sections[i]);
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      T* base = bases[i];
       for (std::size_t l = 0; l + 1 < n.size(); ++l) {
         const auto& w = arrays[2 * (i * (n.size() - 1) + l)];
         const auto& b = arrays[2 * (i * (n.size() - 1) + l) + 1];
@@ -292,43 +296,13 @@ py::dict fit_epoch(Model<T>& model, const py::array& x, const py::array& y, inde
 template <typename T>
 void bind_model(py::module_& m, const char* name) {
   py::class_<Model<T>>(m, name)
-      .def(py::init([](std::vector<index_t> sizes, const std::vector<std::string>& activations,
-                       const std::string& loss, std::vector<double> dropout,
-                       std::vector<double> weight_decay, double clip_norm,
-                       const std::string& optimizer, double learning_rate, double momentum,
-                       bool nesterov, double decay_rate, double decay_steps, bool staircase,
-                       double beta1, double beta2, double epsilon, std::uint64_t seed,
-                       int threads, const std::string& device) {
-             ModelConfig c;
-             c.sizes = std::move(sizes);
-             for (const std::string& name : activations)
-               c.activations.push_back(parse_activation(name));
-             c.loss = parse_loss(loss);
-             c.dropout = std::move(dropout);
-             c.weight_decay = std::move(weight_decay);
-             c.clip_norm = clip_norm;
-             c.optimizer.kind = parse_optimizer(optimizer);
-             c.optimizer.learning_rate = learning_rate;
-             c.optimizer.momentum = momentum;
-             c.optimizer.nesterov = nesterov;
-             c.optimizer.decay_rate = decay_rate;
-             c.optimizer.decay_steps = decay_steps;
-             c.optimizer.staircase = staircase;
-             c.optimizer.beta1 = beta1;
-             c.optimizer.beta2 = beta2;
-             c.optimizer.epsilon = epsilon;
-             c.seed = seed;
+      .def(py::init([](ModelConfig config, int threads, const std::string& device) {
              const Device where = parse_device(device);
              // Outside the GIL: starting the CUDA backend may take a while (driver, context).
              py::gil_scoped_release release;
-             return std::make_unique<Model<T>>(std::move(c), threads, where);
+             return std::make_unique<Model<T>>(std::move(config), threads, where);
            }),
-           py::arg("sizes"), py::arg("activations"), py::arg("loss"), py::arg("dropout"),
-           py::arg("weight_decay"), py::arg("clip_norm"),
-           py::arg("optimizer"), py::arg("learning_rate"), py::arg("momentum"),
-           py::arg("nesterov"), py::arg("decay_rate"), py::arg("decay_steps"),
-           py::arg("staircase"), py::arg("beta1"), py::arg("beta2"), py::arg("epsilon"),
-           py::arg("seed"), py::arg("threads"), py::arg("device") = "cpu")
+           py::arg("config"), py::arg("threads"), py::arg("device") = "cpu")
       .def_property(
           "threads",
           [](const Model<T>& model) {
@@ -356,11 +330,8 @@ void bind_model(py::module_& m, const char* name) {
             model.set_seed(seed);
           })
       .def_property_readonly(
-          "checks_inputs", [](const Model<T>& model) { return model.backend().checks_inputs(); },
-          "Whether training, like inference, refuses NaN and Inf as it reads each batch (so "
-          "the caller need not check x first).")
-      .def_property_readonly("state_slots",
-                             [](const Model<T>& model) { return model.arena().state_slots; })
+          "state_slot_names",
+          [](const Model<T>& model) { return model.config().optimizer.state_slot_names(); })
       .def_property_readonly("arena_size",
                              [](const Model<T>& model) { return model.arena().memory.size(); })
       .def_property_readonly("step",
@@ -385,10 +356,10 @@ void bind_model(py::module_& m, const char* name) {
             model.initialize_layer(layer, how, scale, seed);
           },
           py::arg("layer"), py::arg("init"), py::arg("scale"), py::arg("seed"))
-      .def("read_state", &read_state<T>, py::arg("sections"),
+      .def("read_state", &read_state<T>, py::arg("names"),
            "(training counters, [[(W, b) per layer] per section]), read at one moment. "
-           "Sections: 0 parameters, 1 gradients, 2 + s optimizer state slot s.")
-      .def("write_state", &write_state<T>, py::arg("sections"), py::arg("layers"),
+           "Sections by name: params, grads and the optimizer's state slots.")
+      .def("write_state", &write_state<T>, py::arg("names"), py::arg("layers"),
            py::arg("training") = py::none(),
            "Replaces sections (as read_state gives them) and, unless None, the training "
            "counters; refused, changing nothing, if the result is not a valid state.")
@@ -459,7 +430,7 @@ void bind_model(py::module_& m, const char* name) {
               py::gil_scoped_release release;
               WriteLock lock = model.lock_for_writing();
               loss = model.backend().loss_and_gradients(xv, yv);
-              copy_out(model, 1, buffers);
+              copy_out(model, model.arena().grads(), buffers);
             }
             return py::make_tuple(loss, grads);
           },
@@ -468,7 +439,78 @@ void bind_model(py::module_& m, const char* name) {
 
 }  // namespace
 
+// The engine's configurations, bound as classes: Python builds them from its specification
+// (mnistmlp/_spec.py) and the engine is built from them; enumerations cross as their names.
+void register_configs(py::module_& m) {
+  py::class_<OptimizerConfig>(m, "OptimizerConfig",
+                              "An optimizer's settings, as the engine takes them (kind and the "
+                              "fields its update reads).")
+      .def(py::init([](const std::string& kind, const py::kwargs& settings) {
+             OptimizerConfig config;
+             config.kind = parse_optimizer(kind);
+             py::object self = py::cast(config);
+             for (const auto& [key, value] : settings) {
+               const std::string name = py::str(key);
+               if (!py::hasattr(self, name.c_str()) || name == "kind")
+                 fail("the engine's optimizers have no setting '", name, "'");
+               self.attr(name.c_str()) = value;
+             }
+             OptimizerConfig made = self.cast<OptimizerConfig>();
+             made.validate();
+             return made;
+           }),
+           py::arg("kind"))
+      .def_property(
+          "kind", [](const OptimizerConfig& c) { return name_of(c.kind); },
+          [](OptimizerConfig& c, const std::string& kind) { c.kind = parse_optimizer(kind); })
+      .def_readwrite("learning_rate", &OptimizerConfig::learning_rate)
+      .def_readwrite("momentum", &OptimizerConfig::momentum)
+      .def_readwrite("nesterov", &OptimizerConfig::nesterov)
+      .def_readwrite("decay_rate", &OptimizerConfig::decay_rate)
+      .def_readwrite("decay_steps", &OptimizerConfig::decay_steps)
+      .def_readwrite("staircase", &OptimizerConfig::staircase)
+      .def_readwrite("beta1", &OptimizerConfig::beta1)
+      .def_readwrite("beta2", &OptimizerConfig::beta2)
+      .def_readwrite("epsilon", &OptimizerConfig::epsilon)
+      .def_readwrite("decay", &OptimizerConfig::decay)
+      .def_readwrite("initial_accumulator_value", &OptimizerConfig::initial_accumulator_value)
+      .def_property_readonly("state_slot_names", &OptimizerConfig::state_slot_names,
+                             "The optimizer's per-parameter state slots, in arena order.");
+
+  py::class_<ModelConfig>(m, "ModelConfig", "A model's configuration, as the engine takes it.")
+      .def(py::init<>())
+      .def_readwrite("sizes", &ModelConfig::sizes)
+      .def_property(
+          "activations",
+          [](const ModelConfig& c) {
+            std::vector<std::string> names;
+            for (Activation a : c.activations) names.emplace_back(name_of(a));
+            return names;
+          },
+          [](ModelConfig& c, const std::vector<std::string>& names) {
+            c.activations.clear();
+            for (const std::string& name : names) c.activations.push_back(parse_activation(name));
+          },
+          "One per layer, the output's last.")
+      .def_property(
+          "loss", [](const ModelConfig& c) { return name_of(c.loss); },
+          [](ModelConfig& c, const std::string& loss) { c.loss = parse_loss(loss); })
+      .def_readwrite("dropout", &ModelConfig::dropout)
+      .def_readwrite("weight_decay", &ModelConfig::weight_decay)
+      .def_readwrite("clip_norm", &ModelConfig::clip_norm)
+      .def_readwrite("optimizer", &ModelConfig::optimizer)
+      .def_readwrite("seed", &ModelConfig::seed)
+      .def("validate", &ModelConfig::validate, "Raise ValueError for a configuration the engine refuses.");
+
+  m.def("known_names", [] {
+    py::dict tables;
+    for (const auto& [table, names] : known_names()) tables[py::str(table)] = names;
+    return tables;
+  }, "Every name the engine knows, by table (activation, loss, optimizer, weight_init, device).");
+}
+
 void register_model(py::module_& m) {
+  register_configs(m);
   py::class_<EpochProgress>(m, "EpochProgress", "Training progress, reported during an epoch.")
       .def_readonly("samples_done", &EpochProgress::samples_done)
       .def_readonly("samples_total", &EpochProgress::samples_total)

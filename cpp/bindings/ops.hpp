@@ -126,21 +126,8 @@ void bind_ops(py::module_& m) {
   m.def(
       "optimizer_update",
       [](const Array<T>& params, const Array<T>& grads, const std::optional<Array<T>>& state0,
-         const std::optional<Array<T>>& state1, const std::string& optimizer,
-         double learning_rate, double momentum, bool nesterov, double decay_rate,
-         double decay_steps, bool staircase, double beta1, double beta2, double epsilon,
-         std::int64_t step, double clip) {
-        OptimizerConfig config;
-        config.kind = parse_optimizer(optimizer);
-        config.learning_rate = learning_rate;
-        config.momentum = momentum;
-        config.nesterov = nesterov;
-        config.decay_rate = decay_rate;
-        config.decay_steps = decay_steps;
-        config.staircase = staircase;
-        config.beta1 = beta1;
-        config.beta2 = beta2;
-        config.epsilon = epsilon;
+         const std::optional<Array<T>>& state1, const OptimizerConfig& config, std::int64_t step,
+         double clip) {
         const index_t n = params.size();
         if (grads.size() != n) fail("params and grads differ in size");
         const int slots = config.state_slots();
@@ -168,11 +155,8 @@ void bind_ops(py::module_& m) {
                               state1 ? py::object(s1) : py::object(py::none()));
       },
       py::arg("params"), py::arg("grads"), py::arg("state0") = py::none(),
-      py::arg("state1") = py::none(), py::arg("optimizer") = "sgd",
-      py::arg("learning_rate") = 0.01, py::arg("momentum") = 0.0, py::arg("nesterov") = false,
-      py::arg("decay_rate") = 1.0, py::arg("decay_steps") = 1.0, py::arg("staircase") = false,
-      py::arg("beta1") = 0.9, py::arg("beta2") = 0.999, py::arg("epsilon") = 1e-8,
-      py::arg("step") = 0, py::arg("clip") = 1.0,
+      py::arg("state1") = py::none(), py::arg("config"), py::arg("step") = 0,
+      py::arg("clip") = 1.0,
       "One optimizer step on flat arrays; returns the updated (params, state0, state1).");
   m.def(
       "dropout_forward",

@@ -21,12 +21,16 @@ Enum parse_name(const char* what, const std::string& name,
 constexpr std::pair<const char*, Activation> kActivations[] = {
     {"linear", Activation::linear},   {"relu", Activation::relu},
     {"sigmoid", Activation::sigmoid}, {"tanh", Activation::tanh},
-    {"softmax", Activation::softmax}};
+    {"softmax", Activation::softmax}, {"leaky_relu", Activation::leaky_relu},
+    {"elu", Activation::elu}};
 constexpr std::pair<const char*, Loss> kLosses[] = {
     {"categorical_crossentropy", Loss::categorical_crossentropy},
     {"mean_square", Loss::mean_square}};
-constexpr std::pair<const char*, OptimizerKind> kOptimizers[] = {{"sgd", OptimizerKind::sgd},
-                                                                 {"adam", OptimizerKind::adam}};
+constexpr std::pair<const char*, OptimizerKind> kOptimizers[] = {
+    {"sgd", OptimizerKind::sgd},
+    {"adam", OptimizerKind::adam},
+    {"rmsprop", OptimizerKind::rmsprop},
+    {"adagrad", OptimizerKind::adagrad}};
 constexpr std::pair<const char*, WeightInit> kWeightInits[] = {
     {"truncated_normal", WeightInit::truncated_normal},
     {"normal", WeightInit::normal},
@@ -41,6 +45,13 @@ const char* lookup_name(Enum value, const std::pair<const char*, Enum> (&table)[
   for (const auto& [name, candidate] : table)
     if (candidate == value) return name;
   return "?";
+}
+
+template <typename Enum, std::size_t N>
+std::vector<std::string> all_names(const std::pair<const char*, Enum> (&table)[N]) {
+  std::vector<std::string> names;
+  for (const auto& entry : table) names.emplace_back(entry.first);
+  return names;
 }
 
 }  // namespace
@@ -61,9 +72,65 @@ const char* name_of(Loss l) { return lookup_name(l, kLosses); }
 const char* name_of(OptimizerKind o) { return lookup_name(o, kOptimizers); }
 const char* name_of(Device d) { return lookup_name(d, kDevices); }
 
-int OptimizerConfig::state_slots() const {
-  if (kind == OptimizerKind::adam) return 2;
-  return momentum != 0.0 ? 1 : 0;
+std::vector<std::pair<std::string, std::vector<std::string>>> known_names() {
+  return {{"activation", all_names(kActivations)},
+          {"loss", all_names(kLosses)},
+          {"optimizer", all_names(kOptimizers)},
+          {"weight_init", all_names(kWeightInits)},
+          {"device", all_names(kDevices)}};
+}
+
+std::vector<std::string> OptimizerConfig::state_slot_names() const {
+  switch (kind) {
+    case OptimizerKind::adam: return {"m", "v"};
+    case OptimizerKind::rmsprop: return {"ms", "mom"};
+    case OptimizerKind::adagrad: return {"accumulator"};
+    case OptimizerKind::sgd: break;
+  }
+  return momentum != 0.0 ? std::vector<std::string>{"velocity"} : std::vector<std::string>{};
+}
+
+double OptimizerConfig::initial_state(int slot) const {
+  if (kind == OptimizerKind::rmsprop && slot == 0) return 1.0;  // TensorFlow's RMSProp: ones
+  if (kind == OptimizerKind::adagrad) return initial_accumulator_value;
+  return 0.0;
+}
+
+OptimizerConfig::Sign OptimizerConfig::state_sign(int slot) const {
+  if ((kind == OptimizerKind::adam && slot == 1) || (kind == OptimizerKind::rmsprop && slot == 0))
+    return Sign::non_negative;
+  return kind == OptimizerKind::adagrad ? Sign::positive : Sign::any;
+}
+
+void OptimizerConfig::validate() const {
+  MNISTMLP_CHECK(learning_rate > 0.0 && std::isfinite(learning_rate),
+                 "learning_rate must be a finite number > 0, got ", learning_rate);
+  switch (kind) {
+    case OptimizerKind::sgd:
+      MNISTMLP_CHECK(momentum >= 0.0 && momentum < 1.0, "momentum must be in [0, 1), got ", momentum);
+      MNISTMLP_CHECK(decay_rate > 0.0 && decay_rate <= 1.0, "decay_rate must be in (0, 1], got ",
+                     decay_rate);
+      MNISTMLP_CHECK(decay_steps > 0.0 && std::isfinite(decay_steps),
+                     "decay_steps must be a finite number > 0, got ", decay_steps);
+      break;
+    case OptimizerKind::adam:
+      MNISTMLP_CHECK(beta1 >= 0.0 && beta1 < 1.0 && beta2 >= 0.0 && beta2 < 1.0,
+                     "beta1 and beta2 must be in [0, 1)");
+      MNISTMLP_CHECK(epsilon > 0.0 && std::isfinite(epsilon),
+                     "epsilon must be a finite number > 0, got ", epsilon);
+      break;
+    case OptimizerKind::rmsprop:
+      MNISTMLP_CHECK(decay >= 0.0 && decay < 1.0, "decay must be in [0, 1), got ", decay);
+      MNISTMLP_CHECK(momentum >= 0.0 && momentum < 1.0, "momentum must be in [0, 1), got ", momentum);
+      MNISTMLP_CHECK(epsilon > 0.0 && std::isfinite(epsilon),
+                     "epsilon must be a finite number > 0, got ", epsilon);
+      break;
+    case OptimizerKind::adagrad:
+      MNISTMLP_CHECK(initial_accumulator_value > 0.0 && std::isfinite(initial_accumulator_value),
+                     "initial_accumulator_value must be a finite number > 0, got ",
+                     initial_accumulator_value);
+      break;
+  }
 }
 
 void ModelConfig::validate() const {
@@ -90,19 +157,7 @@ void ModelConfig::validate() const {
   MNISTMLP_CHECK(dropout[L - 1] == 0.0, "no dropout on the output layer");
   MNISTMLP_CHECK(clip_norm >= 0.0 && std::isfinite(clip_norm),
                  "clip_norm must be a finite number >= 0, got ", clip_norm);
-  const OptimizerConfig& o = optimizer;
-  MNISTMLP_CHECK(o.learning_rate > 0.0 && std::isfinite(o.learning_rate),
-                 "learning_rate must be a finite number > 0, got ", o.learning_rate);
-  MNISTMLP_CHECK(o.momentum >= 0.0 && o.momentum < 1.0, "momentum must be in [0, 1), got ",
-                 o.momentum);
-  MNISTMLP_CHECK(o.decay_rate > 0.0 && o.decay_rate <= 1.0,
-                 "decay_rate must be in (0, 1], got ", o.decay_rate);
-  MNISTMLP_CHECK(o.decay_steps > 0.0 && std::isfinite(o.decay_steps),
-                 "decay_steps must be a finite number > 0, got ", o.decay_steps);
-  MNISTMLP_CHECK(o.beta1 >= 0.0 && o.beta1 < 1.0 && o.beta2 >= 0.0 && o.beta2 < 1.0,
-                 "beta1 and beta2 must be in [0, 1)");
-  MNISTMLP_CHECK(o.epsilon > 0.0 && std::isfinite(o.epsilon),
-                 "epsilon must be a finite number > 0, got ", o.epsilon);
+  optimizer.validate();
 }
 
 }  // namespace mnistmlp

@@ -3,9 +3,10 @@
 
 #include <cstdint>
 #include <cstdio>
-#include <type_traits>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace mnistmlp {
@@ -49,9 +50,17 @@ template <typename... Parts>
     if (!(cond)) ::mnistmlp::fail(__VA_ARGS__); \
   } while (0)
 
-enum class Activation { linear, relu, sigmoid, tanh, softmax };
+// Functions the CPU and the CUDA compiler both build, so that both engines share one
+// definition (activations, random numbers) and cannot drift apart.
+#if defined(__CUDACC__)
+#define MNISTMLP_HOST_DEVICE __host__ __device__
+#else
+#define MNISTMLP_HOST_DEVICE
+#endif
+
+enum class Activation { linear, relu, sigmoid, tanh, softmax, leaky_relu, elu };
 enum class Loss { categorical_crossentropy, mean_square };
-enum class OptimizerKind { sgd, adam };
+enum class OptimizerKind { sgd, adam, rmsprop, adagrad };
 enum class WeightInit { truncated_normal, normal, uniform, glorot_uniform, he_normal, zeros };
 enum class ElementType { uint8, float32, float64 };
 enum class Device { cpu, cuda };
@@ -77,23 +86,42 @@ const char* name_of(Activation a);
 const char* name_of(Loss l);
 const char* name_of(OptimizerKind o);
 const char* name_of(Device d);
+// Every name of each table ("activation", "loss", "optimizer", "weight_init", "device"), in
+// order. Python's specification (mnistmlp/_spec.py) lists the same; a test holds them together.
+std::vector<std::pair<std::string, std::vector<std::string>>> known_names();
 
+// An optimizer's settings. The user-facing defaults live in Python (mnistmlp/_spec.py), which
+// sets every field its optimizer has; a field another optimizer uses keeps the neutral value
+// given here, which its update never reads.
 struct OptimizerConfig {
   OptimizerKind kind = OptimizerKind::sgd;
-  double learning_rate = 0.01;
-  // SGD
-  double momentum = 0.0;
+  double learning_rate = 0;
+  // SGD (and RMSProp's momentum)
+  double momentum = 0;
   bool nesterov = false;
-  double decay_rate = 1.0;  // lr_t = lr * decay_rate^(t / decay_steps); 1.0 = no decay
-  double decay_steps = 1.0;
+  double decay_rate = 1;  // lr_t = lr * decay_rate^(t / decay_steps); 1 = no decay
+  double decay_steps = 1;
   bool staircase = false;
-  // Adam
-  double beta1 = 0.9;
-  double beta2 = 0.999;
-  double epsilon = 1e-8;
+  // Adam (and RMSProp's epsilon)
+  double beta1 = 0;
+  double beta2 = 0;
+  double epsilon = 0;
+  // RMSProp: the mean square's decay (TensorFlow's rho)
+  double decay = 0;
+  // AdaGrad: the accumulator's starting value
+  double initial_accumulator_value = 0;
 
-  // Slots of per-parameter state the optimizer keeps (momentum: 1, Adam: 2).
-  int state_slots() const;
+  // Names of the per-parameter state slots the optimizer keeps, in arena order (SGD with
+  // momentum: velocity; Adam: m, v; RMSProp: ms, mom; AdaGrad: accumulator), and the value
+  // each starts from (TensorFlow 1's: RMSProp's mean square starts at 1).
+  std::vector<std::string> state_slot_names() const;
+  double initial_state(int slot) const;
+  // What sign a slot's values keep (sums of squares: Adam's v, RMSProp's mean square >= 0;
+  // AdaGrad's accumulator > 0, as the update divides by its root).
+  enum class Sign { any, non_negative, positive };
+  Sign state_sign(int slot) const;
+  int state_slots() const { return static_cast<int>(state_slot_names().size()); }
+  void validate() const;  // throws on nonsense in the settings this kind uses
 };
 
 struct ModelConfig {

@@ -15,6 +15,9 @@ Model<T>::Model(ModelConfig config, int threads, Device device)
     : config_(std::move(config)), device_(device) {
   config_.validate();
   arena_.allocate(config_.sizes, config_.optimizer.state_slots());
+  for (int slot = 0; slot < arena_.state_slots; ++slot)  // padding included: no NaN anywhere
+    std::fill(arena_.state(slot), arena_.state(slot) + arena_.size(),
+              static_cast<T>(config_.optimizer.initial_state(slot)));
   set_threads(threads);
   backend_ = device == Device::cuda ? make_cuda_backend(*this) : make_cpu_backend(*this);
 }
@@ -37,24 +40,28 @@ std::string Model<T>::state_problem() const {
   const double largest = std::sqrt(double(std::numeric_limits<T>::max()));
   const char* type = sizeof(T) == 4 ? "float32" : "float64";
   const ModelConfig& c = config_;
+  const std::vector<std::string> slots = c.optimizer.state_slot_names();
   for (int section = -1; section < arena_.state_slots; ++section) {
     const T* base = section < 0 ? arena_.params() : arena_.state(section);
+    const auto sign = section < 0 ? OptimizerConfig::Sign::any : c.optimizer.state_sign(section);
     for (index_t l = 0; l < c.layers(); ++l) {
       const index_t counts[2] = {c.sizes[l] * c.sizes[l + 1], c.sizes[l + 1]};
       const T* values[2] = {arena_.weight(base, l), arena_.bias(base, l)};
       for (int part = 0; part < 2; ++part) {
         const std::string what =
             section < 0 ? std::string(part ? "the biases" : "the weights") + " of layer " + to_text(l)
-                        : "the optimizer state (slot " + to_text(section) + ") of layer " + to_text(l) +
+                        : "the optimizer state '" + slots[section] + "' of layer " + to_text(l) +
                               (part ? "'s biases" : "'s weights");
-        const bool second_moment = c.optimizer.kind == OptimizerKind::adam && section == 1;
         for (index_t i = 0; i < counts[part]; ++i) {
           const double v = values[part][i];
           if (!std::isfinite(v)) return what + " hold NaN or Inf";
           if (section < 0 && std::fabs(v) > largest)
             return what + " hold " + to_text(v) + ", too large for " + type + " (at most " +
                    to_text(largest) + " in magnitude, whose square is still finite)";
-          if (second_moment && v < 0) return what + " hold " + to_text(v) + " (Adam's v must be >= 0)";
+          if (sign == OptimizerConfig::Sign::non_negative && v < 0)
+            return what + " hold " + to_text(v) + " (a sum of squares, which must be >= 0)";
+          if (sign == OptimizerConfig::Sign::positive && !(v > 0))
+            return what + " hold " + to_text(v) + " (an accumulator of squares, which must be > 0)";
         }
       }
     }

@@ -1,6 +1,6 @@
 // Counter-based random numbers: every draw is a pure function of (seed, stream, counter), so
-// results never depend on thread count or evaluation order, and a GPU can produce the same
-// numbers without sharing state.
+// results never depend on thread count or evaluation order, and the GPU draws the same numbers
+// from these same functions (MNISTMLP_HOST_DEVICE) without sharing state.
 #pragma once
 
 #include <cmath>
@@ -14,22 +14,33 @@ namespace mnistmlp {
 enum class RngStream : std::uint64_t { init = 1, shuffle = 2, dropout = 3 };
 
 // SplitMix64 finaliser: a bijective 64-bit mix with good avalanche behaviour.
-inline std::uint64_t mix64(std::uint64_t z) {
+MNISTMLP_HOST_DEVICE inline std::uint64_t mix64(std::uint64_t z) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
   return z ^ (z >> 31);
 }
 
-inline std::uint64_t random_bits(std::uint64_t seed, RngStream stream, std::uint64_t key,
-                                 std::uint64_t counter) {
+MNISTMLP_HOST_DEVICE inline std::uint64_t random_bits(std::uint64_t seed, RngStream stream,
+                                                      std::uint64_t key, std::uint64_t counter) {
   std::uint64_t h = mix64(seed + 0x9e3779b97f4a7c15ULL * static_cast<std::uint64_t>(stream));
   h = mix64(h ^ (key + 0x632be59bd9b4e019ULL));
   return mix64(h ^ (counter * 0x9e3779b97f4a7c15ULL + 0x2545f4914f6cdd1dULL));
 }
 
 // Uniform in [0, 1) with 53 random bits.
-inline double to_unit(std::uint64_t bits) {
+MNISTMLP_HOST_DEVICE inline double to_unit(std::uint64_t bits) {
   return static_cast<double>(bits >> 11) * (1.0 / 9007199254740992.0);
+}
+
+// Inverted dropout's multiplier for element i of layer `layer`'s outputs at optimizer step
+// `step`: 0 (dropped, with probability `rate`) or 1 / (1 - rate) (kept). The same mask on the
+// CPU and the GPU, for any thread count.
+template <typename T>
+MNISTMLP_HOST_DEVICE inline T dropout_multiplier(double rate, std::uint64_t seed, std::int64_t step,
+                                                 index_t layer, index_t i) {
+  const std::uint64_t key = static_cast<std::uint64_t>(step) * 1024u + static_cast<std::uint64_t>(layer);
+  const bool keep = to_unit(random_bits(seed, RngStream::dropout, key, static_cast<std::uint64_t>(i))) >= rate;
+  return keep ? T(1.0 / (1.0 - rate)) : T(0);
 }
 
 // A sequential generator over one (seed, stream, key), for shuffles and initialisers.

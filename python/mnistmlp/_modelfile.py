@@ -7,12 +7,17 @@ back to back, in header order, with no holes:
 * tensors ``layers.{i}.weight`` (in, out) and ``layers.{i}.bias`` (out,), F32 or F64 as the
   model — PyTorch users can read them with ``safetensors.torch.load_file`` (transpose the
   weights for ``nn.Linear``);
-* optimizer state as ``optimizer.{slot}.layers.{i}.weight`` / ``.bias``, with slots
-  ``velocity`` (SGD with momentum) or ``m`` and ``v`` (Adam);
+* optimizer state as ``optimizer.{slot}.layers.{i}.weight`` / ``.bias``, the slots named by
+  the engine (``velocity`` for SGD with momentum, ``m`` and ``v`` for Adam, ``ms`` and ``mom``
+  for RMSProp, ``accumulator`` for AdaGrad);
 * metadata ``format = "mnistmlp"``, ``format_version = "1"`` and ``mnistmlp`` = the model
-  description, a JSON object: architecture, optimizer settings, seed, training counters and,
-  optionally, ``extra``, any JSON object a wrapper such as the TFLearn API keeps there. Every
-  other key is required and holds exactly one type (see :func:`_description_schema`).
+  description, a JSON object: the model's spec (:meth:`mnistmlp._spec.ModelSpec.to_dict`),
+  its training counters and, optionally, ``extra``, any JSON object a wrapper such as the
+  TFLearn API keeps there.
+
+This module reads and writes ``(description, tensors)`` and knows nothing of models: what a
+description must hold, and which tensors it implies, the caller says (:mod:`mnistmlp.model`,
+from :mod:`mnistmlp._spec`).
 
 Saving writes those bytes into a file that has no name until it is complete, so that no crash
 leaves a partial file behind: on Linux an ``O_TMPFILE`` file in the target's folder; elsewhere,
@@ -27,39 +32,32 @@ macOS, BSD).
 Loading trusts no size it has not checked, so memory stays bounded by the file's size:
 safetensors checks the header's length and every tensor's offsets against the file before
 anything is read; then come the format and its version, the model description (its length,
-then every key, type and range, list lengths tied to the number of layers), then every tensor's
-name, dtype and shape against the description, from the header alone; only then are tensors
-read, and checked finite. Anything wrong raises :class:`ModelFileError` naming the file and
+then, by the caller, every key, type and range), then every tensor's name, dtype and shape
+against the description, from the header alone; only then are tensors read, and checked
+finite. Anything wrong raises :class:`ModelFileError` naming the file and
 the problem.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import errno
 import json
-import math
 import os
 import re
 import secrets
 import struct
-import typing
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from . import _core, optimizers
-
 __all__ = ["ModelFileError", "FORMAT", "FORMAT_VERSION", "check_destination", "write_model_file", "read_model_file"]
 
 FORMAT = "mnistmlp"
 FORMAT_VERSION = 1
-STATE_SLOTS = {"sgd": ("velocity",), "adam": ("m", "v")}
 #: Characters a model description may have: a thousand layers take about 60,000. The bound
 #: keeps json.loads's work small whatever a file holds.
 DESCRIPTION_LIMIT = 1 << 20
-SEED_LIMIT = np.iinfo(np.uint64).max  # the engine's seed is an unsigned 64-bit integer
 DTYPE_CODES = {"float32": "F32", "float64": "F64"}
 PARTIAL_SUFFIX = ".mnistmlp-partial"
 _PARTIAL_NAME = re.compile(r"\..+\.[0-9a-f]{16}" + re.escape(PARTIAL_SUFFIX), re.DOTALL)
@@ -71,13 +69,6 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 class ModelFileError(ValueError):
     """A model file is missing, truncated, corrupted, foreign or inconsistent."""
-
-
-def state_slots(optimizer: Dict[str, Any]) -> Tuple[str, ...]:
-    """Names of the per-parameter state tensors an optimizer keeps."""
-    if optimizer["name"] == "adam":
-        return STATE_SLOTS["adam"]
-    return STATE_SLOTS["sgd"] if optimizer.get("momentum", 0.0) else ()
 
 
 # -- writing ------------------------------------------------------------------------------
@@ -99,14 +90,12 @@ def check_destination(path: PathLike) -> Path:
 
 
 def write_model_file(path: PathLike, description: Dict[str, Any], tensors: Dict[str, np.ndarray]) -> None:
-    """Write ``tensors`` and ``description`` to ``path``, atomically and durably (see the
-    module's docstring). A description that loading would refuse raises ValueError before
-    anything is written; a failed write raises OSError naming ``path``."""
+    """Write ``tensors`` and ``description`` (JSON-able, no NaN) to ``path``, atomically and
+    durably (see the module's docstring); a failed write raises OSError naming ``path``."""
     path = check_destination(path)
     try:
         text = json.dumps(description, allow_nan=False)
-        _check_description(json.loads(text))  # as loading will read it back
-    except ValueError as exc:  # NaN or Inf, or a ModelFileError
+    except ValueError as exc:  # NaN or Inf, which JSON (and so loading) does not take
         raise ValueError(f"{path}: not saved: {exc}") from None
     chunks = _encode(text, tensors)
     try:
@@ -229,8 +218,15 @@ def _remove(folder: int, name: str) -> None:
 # -- reading ------------------------------------------------------------------------------
 
 
-def read_model_file(path: PathLike) -> Tuple[Dict[str, Any], Dict[str, np.ndarray]]:
-    """The checked ``(description, tensors)`` of a model file."""
+#: What a file's description makes of its tensors: each one's name and shape, and the dtype
+#: all have ("float32" or "float64"). It raises ModelFileError for a description it refuses.
+Describe = Callable[[Any], Tuple[Dict[str, Tuple[int, ...]], str]]
+
+
+def read_model_file(path: PathLike, describe: Describe) -> Tuple[Any, Dict[str, np.ndarray]]:
+    """The ``(description, tensors)`` of a model file, checked: the description as parsed JSON
+    (``describe`` says what is wrong with it), the tensors against what ``describe`` makes of
+    it, from the header, before any is read, then each for NaN and Inf."""
     from safetensors import SafetensorError, safe_open
 
     path = Path(path)
@@ -241,7 +237,8 @@ def read_model_file(path: PathLike) -> Tuple[Dict[str, Any], Dict[str, np.ndarra
         with safe_open(str(path), framework="np") as file:
             try:
                 description = _read_description(file.metadata() or {})
-                _check_layout(description, {name: file.get_slice(name) for name in file.keys()})
+                expected, dtype = describe(description)
+                _check_layout(expected, dtype, {name: file.get_slice(name) for name in file.keys()})
                 tensors = {name: file.get_tensor(name) for name in file.keys()}
                 for name, array in tensors.items():
                     _require(bool(np.isfinite(array).all()), f"tensor {name} holds NaN or Inf")
@@ -254,7 +251,7 @@ def read_model_file(path: PathLike) -> Tuple[Dict[str, Any], Dict[str, np.ndarra
     return description, tensors
 
 
-def _read_description(metadata: Dict[str, str]) -> Dict[str, Any]:
+def _read_description(metadata: Dict[str, str]) -> Any:
     _require(metadata.get("format") == FORMAT,
              "not an mnistmlp model file (a safetensors file without mnistmlp metadata)")
     version = metadata.get("format_version")
@@ -267,28 +264,20 @@ def _read_description(metadata: Dict[str, str]) -> Dict[str, Any]:
              f"its model description is {len(text):,} characters long, more than the "
              f"{DESCRIPTION_LIMIT:,} a model file may have")
     try:
-        description = json.loads(text, parse_constant=_refuse_constant)
+        return json.loads(text, parse_constant=_refuse_constant)
     except RecursionError:
         raise ModelFileError("its model description nests too deeply") from None
     except ValueError as exc:
         raise ModelFileError(f"its model description is not valid JSON ({exc})") from None
-    _check_description(description)
-    return description
 
 
 def _refuse_constant(name: str):
     raise ValueError(f"{name} is not a JSON number")
 
 
-def _check_layout(description: Dict[str, Any], layout: Dict[str, Any]) -> None:
+def _check_layout(expected: Dict[str, Tuple[int, ...]], dtype: str, layout: Dict[str, Any]) -> None:
     """Each tensor's name, dtype and shape (``layout``: safetensors slices, read from the
-    header alone) against the description, before any tensor is read."""
-    sizes, dtype = description["layer_sizes"], description["dtype"]
-    expected = {}
-    for prefix in ["layers"] + [f"optimizer.{slot}.layers" for slot in state_slots(description["optimizer"])]:
-        for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
-            expected[f"{prefix}.{i}.weight"] = (n_in, n_out)
-            expected[f"{prefix}.{i}.bias"] = (n_out,)
+    header alone) against what the description makes of them, before any tensor is read."""
     missing = sorted(set(expected) - set(layout))
     unknown = sorted(set(layout) - set(expected))
     _require(not missing, f"missing tensors: {', '.join(missing)}")
@@ -300,167 +289,6 @@ def _check_layout(description: Dict[str, Any], layout: Dict[str, Any]) -> None:
         _require(actual == shape, f"tensor {name} has shape {actual}, expected {shape} (layer shapes must chain)")
 
 
-# -- the model description's schema -------------------------------------------------------
-
-
 def _require(condition: bool, message: str) -> None:
     if not condition:
         raise ModelFileError(message)
-
-
-def _shown(value) -> str:
-    """``value`` as a message shows it: short, in JSON's words, whatever its depth."""
-    if isinstance(value, dict):
-        return "a JSON object"
-    if isinstance(value, list):
-        return f"a list of {len(value)}"
-    text = json.dumps(value)
-    return text if len(text) <= 40 else f"{text[:30]}... ({len(text)} characters)"
-
-
-def _is_integer(value) -> bool:
-    return type(value) is int  # not bool
-
-
-def _is_finite_number(value) -> bool:
-    try:
-        return type(value) in (int, float) and math.isfinite(value)
-    except OverflowError:  # an integer beyond any float
-        return False
-
-
-class _Rule:
-    """What one value of the description must be: ``expected``, in words, and a test."""
-
-    def __init__(self, expected: str, holds: Callable[[Any], bool]) -> None:
-        self.expected, self.holds = expected, holds
-
-    def check(self, name: str, value) -> None:
-        _require(self.holds(value), f"{name} must be {self.expected}, got {_shown(value)}")
-
-
-class _ListOf(_Rule):
-    """A list of ``count`` values, one per ``per``, each obeying ``item``."""
-
-    def __init__(self, count: int, per: str, item: _Rule) -> None:
-        super().__init__(f"a list of {count} (one per {per})", lambda value: type(value) is list)
-        self.count, self.per, self.item = count, per, item
-
-    def check(self, name: str, value) -> None:
-        super().check(name, value)
-        _require(len(value) == self.count,
-                 f"{name} must list {self.count} value{'s' * (self.count != 1)} (one per {self.per}), "
-                 f"got {len(value)}")
-        for i, item in enumerate(value):
-            self.item.check(f"{name}[{i}]", item)
-
-
-class _Object(_Rule):
-    """A JSON object holding exactly ``fields`` (``optional`` ones may be absent)."""
-
-    def __init__(self, fields: Dict[str, _Rule], optional: Tuple[str, ...] = ()) -> None:
-        super().__init__("a JSON object", lambda value: type(value) is dict)
-        self.fields, self.optional = fields, optional
-
-    def check(self, name: str, value) -> None:
-        super().check(name, value)
-        missing = [key for key in self.fields if key not in value and key not in self.optional]
-        unknown = [key for key in value if key not in self.fields]
-        _require(not missing, f"{name} lacks {', '.join(missing)}")
-        _require(not unknown, f"{name} has unknown keys: {', '.join(unknown)[:200]}")
-        for key, rule in self.fields.items():
-            if key in value:
-                rule.check(key if name == _DESCRIPTION else f"{name}.{key}", value[key])
-
-
-class _ByName(_Rule):
-    """A JSON object whose ``name`` chooses which of ``schemas`` it obeys."""
-
-    def __init__(self, schemas: Dict[str, _Object]) -> None:
-        super().__init__("a JSON object", lambda value: type(value) is dict)
-        self.schemas = schemas
-
-    def check(self, name: str, value) -> None:
-        super().check(name, value)
-        _one_of(self.schemas).check(f"{name}.name", value.get("name"))
-        self.schemas[value["name"]].check(name, value)
-
-
-def _one_of(names) -> _Rule:
-    return _Rule("one of " + ", ".join(f"'{n}'" for n in names), lambda value: type(value) is str and value in names)
-
-
-def _integer(low: int, high: int) -> _Rule:
-    return _Rule(f"an integer in [{low}, {high}]", lambda value: _is_integer(value) and low <= value <= high)
-
-
-def _number(range_text: str, in_range: Callable[[float], bool]) -> _Rule:
-    return _Rule(f"a finite number {range_text}".rstrip(),
-                 lambda value: _is_finite_number(value) and in_range(value))
-
-
-def _optional(rule: _Rule) -> _Rule:
-    return _Rule(f"null or {rule.expected}", lambda value: value is None or rule.holds(value))
-
-
-_DESCRIPTION = "the model description"
-_ANY_NUMBER = _number("", lambda value: True)
-_LAYER_SIZES = _Rule(
-    "a list of at least 2 integers >= 1 (inputs, hidden layers..., outputs)",
-    lambda value: type(value) is list and len(value) >= 2,
-)
-_LAYER_SIZE = _Rule("an integer >= 1", lambda value: _is_integer(value) and value >= 1)
-
-
-def _optimizer_schemas() -> Dict[str, _Object]:
-    """Each optimizer's settings: its name and the fields of its class in
-    :mod:`mnistmlp.optimizers`, typed as the class declares them."""
-    by_type = {float: _ANY_NUMBER, bool: _Rule("true or false", lambda value: type(value) is bool),
-               Optional[float]: _optional(_ANY_NUMBER)}
-    schemas = {}
-    for cls in typing.get_args(optimizers.Optimizer):
-        hints = typing.get_type_hints(cls)
-        fields = {"name": _one_of([cls.name])}
-        fields.update({field.name: by_type[hints[field.name]] for field in dataclasses.fields(cls)})
-        schemas[cls.name] = _Object(fields)
-    return schemas
-
-
-_OPTIMIZER = _ByName(_optimizer_schemas())
-
-
-def _description_schema(layers: int) -> _Object:
-    """The model description of a model of ``layers`` layers (``layer_sizes`` has one more
-    entry, the inputs): every key but ``extra`` is required."""
-    from .model import ACTIVATIONS, LOSSES, OUTPUT_ACTIVATIONS, WEIGHT_INITS  # model.py imports this module
-
-    hidden = layers - 1
-    return _Object({
-        "layer_sizes": _ListOf(layers + 1, "layer and the inputs", _LAYER_SIZE),
-        "activation": _ListOf(hidden, "hidden layer", _one_of(ACTIVATIONS)),
-        "output_activation": _one_of(OUTPUT_ACTIVATIONS),
-        "loss": _one_of(LOSSES),
-        "dropout": _ListOf(hidden, "hidden layer", _number("in [0, 1)", lambda value: 0 <= value < 1)),
-        "weight_decay": _ListOf(layers, "layer", _number(">= 0", lambda value: value >= 0)),
-        "weight_init": _ListOf(layers, "layer", _one_of(WEIGHT_INITS)),
-        "clip_norm": _optional(_number("> 0", lambda value: value > 0)),
-        "seed": _integer(0, SEED_LIMIT),
-        "dtype": _one_of(DTYPE_CODES),
-        "optimizer": _OPTIMIZER,
-        "training": _Object({
-            "step": _integer(0, _core.COUNTER_LIMIT),
-            "epoch": _integer(0, _core.COUNTER_LIMIT),
-            "loss_average": _number(">= 0", lambda value: value >= 0),
-            "accuracy_average": _number("in [0, 1]", lambda value: 0 <= value <= 1),
-        }),
-        "extra": _Rule("a JSON object", lambda value: type(value) is dict),
-    }, optional=("extra",))
-
-
-def _check_description(description) -> None:
-    """Refuse, with ModelFileError, any description but one a model can be built from."""
-    _Rule("a JSON object", lambda value: type(value) is dict).check(_DESCRIPTION, description)
-    _require("layer_sizes" in description, f"{_DESCRIPTION} lacks layer_sizes")
-    sizes = description["layer_sizes"]
-    _LAYER_SIZES.check("layer_sizes", sizes)
-    _description_schema(len(sizes) - 1).check(_DESCRIPTION, description)

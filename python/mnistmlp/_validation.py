@@ -10,7 +10,7 @@ import numbers
 import os
 import sys
 import warnings
-from typing import Optional, Tuple, Union
+from typing import Optional, Tuple
 
 import numpy as np
 
@@ -32,14 +32,14 @@ def check_int(name: str, value, minimum: int, maximum: Optional[int] = None) -> 
     return int(value)
 
 
-def as_inputs(X, n_features: int, what: str = "X", check_finite: bool = True) -> np.ndarray:
+def as_inputs(X, n_features: int, what: str = "X") -> np.ndarray:
     """X as a C-contiguous (n, n_features) array of uint8, float32 or float64.
 
     (n, 28, 28) images are flattened; uint8 is kept (the engine scales it by 1/255 as it
     gathers each batch); other dtypes are refused, saying how to convert. Float values far
-    outside [0, 1] give a RuntimeWarning (raw 0..255 pixels). NaN or Inf is refused, here or,
-    with ``check_finite=False``, by the CPU engine, which checks each batch as it reads it
-    (a pass over X here would cost a fifth of a prediction, or a twentieth of an epoch).
+    outside [0, 1] give a RuntimeWarning (raw 0..255 pixels). NaN and Inf are the engine's to
+    refuse, as it reads X (a pass over X here would cost a fifth of a prediction, or a
+    twentieth of an epoch).
     """
     X = np.asarray(X)
     if X.dtype not in ENGINE_INPUT_DTYPES:
@@ -66,11 +66,6 @@ def as_inputs(X, n_features: int, what: str = "X", check_finite: bool = True) ->
         raise ValueError(f"{what} has no samples")
     if X.dtype != np.uint8:
         _warn_if_not_scaled(X, what)
-    # One pass and no temporary array: a finite sum means finite values (a sum that overflows
-    # falls back to the elementwise check).
-    if check_finite and X.dtype != np.uint8 and not np.isfinite(X.sum()) and not np.isfinite(X).all():
-        bad = np.argwhere(~np.isfinite(X))[0]
-        raise ValueError(f"{what} contains NaN or Inf (first at row {bad[0]}, column {bad[1]})")
     return np.ascontiguousarray(X)
 
 
@@ -138,17 +133,6 @@ def as_targets(y, n_samples: int, n_classes: int, dtype: np.dtype, what: str = "
     return np.ascontiguousarray(y, dtype=dtype)
 
 
-def check_xy(X, y, n_features: int, n_classes: int, dtype,
-             check_finite: bool = True) -> Tuple[np.ndarray, np.ndarray]:
-    X = as_inputs(X, n_features, check_finite=check_finite)
+def check_xy(X, y, n_features: int, n_classes: int, dtype) -> Tuple[np.ndarray, np.ndarray]:
+    X = as_inputs(X, n_features)
     return X, as_targets(y, X.shape[0], n_classes, dtype)
-
-
-def as_dtype(dtype: Union[str, type, np.dtype]) -> np.dtype:
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        dt = None
-    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
-    return dt

@@ -9,82 +9,105 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import math
 import os
 import sys
 import time
 import warnings
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from . import _core
-from . import optimizers as _optimizers
-from ._modelfile import ModelFileError, read_model_file, state_slots, write_model_file
 from ._config import usable_cpus
+from ._modelfile import ModelFileError, read_model_file, write_model_file
 from ._progress import ProgressBar
-from ._validation import as_dtype, as_inputs, check_int, check_xy, stacklevel_outside_package
+from ._spec import (ACTIVATIONS, DEVICES, LOSSES, OUTPUT_ACTIVATIONS, WEIGHT_INIT_ALIASES, WEIGHT_INITS, ModelSpec,
+                    OneOf, Optimizer, check_training, shown)
+from ._validation import as_inputs, check_int, check_xy, stacklevel_outside_package
 
 __all__ = ["MLP", "History", "ACTIVATIONS", "OUTPUT_ACTIVATIONS", "LOSSES", "WEIGHT_INITS"]
 
-ACTIVATIONS = ("relu", "sigmoid", "tanh", "linear")
-DEVICES = ("cpu", "cuda")
-OUTPUT_ACTIVATIONS = ("softmax", "linear", "relu", "sigmoid", "tanh")
-LOSSES = ("categorical_crossentropy", "mean_square")
-#: Weight initialisers and the scale each uses by default (a stddev; None: set by fan-in/out).
-WEIGHT_INITS: Dict[str, Optional[float]] = {
-    "truncated_normal": 0.02,  # TFLearn's default for fully_connected
-    "normal": 0.02,
-    "uniform": 0.02,
-    "glorot_uniform": None,
-    "xavier": None,
-    "he_normal": None,
-    "zeros": None,
-}
-_INIT_ALIASES = {"xavier": "glorot_uniform"}
 # One per fit() call: the engine may keep a fit's data on the GPU across its epochs, and
 # reads it again when the token changes.
 _FIT_TOKENS = itertools.count(1)
+# What a model file's description holds besides the spec.
+_FILE_EXTRAS = ("training", "extra")
 
 
-def _check_name(kind: str, value, allowed: Sequence[str]) -> str:
-    if not isinstance(value, str) or value not in allowed:
-        raise ValueError(f"unknown {kind} {value!r}; expected one of: {', '.join(allowed)}")
-    return value
+def engine_optimizer(optimizer: Optimizer) -> _core.OptimizerConfig:
+    """The engine's configuration of ``optimizer``: its update rule and its settings (a
+    setting of None, such as SGD's absent decay, leaves the engine's neutral value)."""
+    settings = {name: value for name, value in optimizer.settings().items() if value is not None}
+    return _core.OptimizerConfig(optimizer.engine, **settings)
 
 
-def _check_number(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    return float(value)
+def engine_config(spec: ModelSpec) -> _core.ModelConfig:
+    """The engine's configuration of the model ``spec`` describes."""
+    config = _core.ModelConfig()
+    config.sizes = list(spec.layer_sizes)
+    config.activations = [*spec.activation, spec.output_activation]
+    config.loss = spec.loss
+    config.dropout = [*spec.dropout, 0.0]  # none on the output layer
+    config.weight_decay = list(spec.weight_decay)
+    config.clip_norm = spec.clip_norm or 0.0
+    config.optimizer = engine_optimizer(spec.optimizer)
+    config.seed = spec.seed
+    return config
 
 
-def _check_fraction(name: str, value) -> float:
-    if not 0.0 <= _check_number(name, value) < 1.0:
-        raise ValueError(f"{name} must be in [0, 1), got {value}")
-    return float(value)
+def _file_sections(optimizer: Optimizer) -> List[Tuple[str, str]]:
+    """(tensor-name prefix, engine state name) of each group of tensors in a model file: the
+    parameters, then each of the optimizer's state slots, named by the engine."""
+    return [("layers", "params")] + [(f"optimizer.{slot}.layers", slot)
+                                     for slot in engine_optimizer(optimizer).state_slot_names]
 
 
-def _check_non_negative(name: str, value) -> float:
-    if _check_number(name, value) < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
-    return float(value)
+def _file_layout(spec: ModelSpec) -> Dict[str, Tuple[int, ...]]:
+    """Each tensor a model file of ``spec`` holds, and its shape."""
+    sizes = spec.layer_sizes
+    layout: Dict[str, Tuple[int, ...]] = {}
+    for prefix, _ in _file_sections(spec.optimizer):
+        for layer in range(spec.n_layers):
+            layout[f"{prefix}.{layer}.weight"] = (sizes[layer], sizes[layer + 1])
+            layout[f"{prefix}.{layer}.bias"] = (sizes[layer + 1],)
+    return layout
 
 
-def _per_layer(name: str, value, count: int, check) -> list:
-    """``value`` repeated for ``count`` layers, or a sequence of exactly ``count``; each checked."""
-    if isinstance(value, (str, int, float)):
-        values = [value] * count
-    else:
-        values = list(value)
-        if len(values) != count:
-            raise ValueError(f"{name} lists {len(values)} values for {count} layers")
-    return [check(f"{name}[{i}]" if not isinstance(value, (str, int, float)) else name, v) for i, v in enumerate(values)]
+def read_model(path) -> Tuple[ModelSpec, Dict[str, Any], Dict[str, np.ndarray]]:
+    """(spec, the rest of the description: training counters and extra, tensors) of the model
+    file at ``path``, each checked; anything wrong raises ModelFileError naming the file."""
+
+    def describe(description: Any) -> Tuple[Dict[str, Tuple[int, ...]], str]:
+        spec = _check_description(description)[0]
+        return _file_layout(spec), spec.dtype
+
+    description, tensors = read_model_file(path, describe)
+    spec, rest = _check_description(description)
+    return spec, rest, tensors
 
 
-def _single(values: list):
-    """One value when every layer has the same, else the list (for reprs and file metadata)."""
-    return values[0] if values and all(v == values[0] for v in values) else values
+def _check_extra(extra: Any) -> Dict[str, Any]:
+    """What a wrapper keeps in a model file (``extra``): a JSON object."""
+    if not isinstance(extra, dict):
+        raise TypeError(f"extra must be a JSON object, got {shown(extra)}")
+    return extra
+
+
+def _check_description(description: Any) -> Tuple[ModelSpec, Dict[str, Any]]:
+    """The spec and the training counters (and extra) of a model file's description."""
+    if not isinstance(description, dict):
+        raise ModelFileError(f"the model description must be a JSON object, got {shown(description)}")
+    try:
+        unknown = sorted(set(description) - {*ModelSpec.__dataclass_fields__, *_FILE_EXTRAS})
+        if unknown:
+            raise ValueError(f"the model description has unknown keys: {', '.join(unknown)[:200]}")
+        spec = ModelSpec.from_dict(description)
+        rest = {"training": check_training(description.get("training"))}
+        if "extra" in description:
+            rest["extra"] = _check_extra(description["extra"])
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(str(exc)) from None
+    return spec, rest
 
 
 class History:
@@ -164,7 +187,7 @@ class MLP:
         activation: Union[str, Sequence[str]] = "relu",
         output_activation: str = "softmax",
         loss: str = "categorical_crossentropy",
-        optimizer: Union[str, _optimizers.Optimizer] = "adam",
+        optimizer: Union[str, Optimizer] = "adam",
         learning_rate: Optional[float] = None,
         weight_init: Union[str, Sequence[str]] = "he_normal",
         dropout: Union[float, Sequence[float]] = 0.0,
@@ -175,59 +198,75 @@ class MLP:
         dtype: str = "float32",
         device: str = "cpu",
     ) -> None:
-        if isinstance(layer_sizes, (str, bytes)) or not isinstance(layer_sizes, Iterable):
-            raise TypeError(
-                f"layer_sizes must be a sequence of sizes such as [784, 100, 10], got {layer_sizes!r}"
-                + (" (pass all the sizes as one list: MLP([784, 100, 10]))" if isinstance(layer_sizes, int) else "")
-            )
-        sizes = list(layer_sizes)
-        if len(sizes) < 2:
-            raise ValueError(f"layer_sizes needs at least an input and an output size, got {layer_sizes!r}")
-        self.layer_sizes = [check_int(f"layer_sizes[{i}]", n, 1) for i, n in enumerate(sizes)]
-        n_layers = len(self.layer_sizes) - 1
-        self.activation = _per_layer("activation", activation, n_layers - 1, lambda n, v: _check_name(n, v, ACTIVATIONS))
-        self.output_activation = _check_name("output_activation", output_activation, OUTPUT_ACTIVATIONS)
-        self.loss = _check_name("loss", loss, LOSSES)
-        if self.loss == "categorical_crossentropy" and self.output_activation != "softmax":
-            raise ValueError(
-                f"loss 'categorical_crossentropy' needs output_activation 'softmax', got {output_activation!r}"
-            )
-        self.optimizer = _optimizers.get(optimizer, learning_rate)
-        self.weight_init = _per_layer("weight_init", weight_init, n_layers, lambda n, v: _check_name(n, v, tuple(WEIGHT_INITS)))
-        self.dropout = _per_layer("dropout", dropout, n_layers - 1, _check_fraction)
-        self.weight_decay = _per_layer("weight_decay", weight_decay, n_layers, _check_non_negative)
-        if clip_norm is not None:
-            if isinstance(clip_norm, bool) or not isinstance(clip_norm, (int, float)) or not clip_norm > 0 or not math.isfinite(clip_norm):
-                raise ValueError(f"clip_norm must be a finite number > 0 or None, got {clip_norm!r}")
-        self.clip_norm = None if clip_norm is None else float(clip_norm)
-        self.seed = int.from_bytes(os.urandom(4), "little") if seed is None else check_int("seed", seed, 0, 2**64 - 1)
-        self.dtype = as_dtype(dtype)
-        self._device = _check_name("device", device, DEVICES)
-
-        engine = _core.Model64 if self.dtype == np.float64 else _core.Model32
-        args = dict(
-            optimizer="sgd", learning_rate=0.01, momentum=0.0, nesterov=False, decay_rate=1.0,
-            decay_steps=1.0, staircase=False, beta1=0.9, beta2=0.999, epsilon=1e-8,
+        spec = ModelSpec.make(
+            layer_sizes, activation=activation, output_activation=output_activation, loss=loss, optimizer=optimizer,
+            learning_rate=learning_rate, weight_init=weight_init, dropout=dropout, weight_decay=weight_decay,
+            clip_norm=clip_norm, seed=int.from_bytes(os.urandom(4), "little") if seed is None else seed, dtype=dtype,
         )
-        args.update(self.optimizer._engine_args())
-        self._engine = engine(
-            sizes=self.layer_sizes, activations=self.activation + [self.output_activation],
-            loss=self.loss, dropout=self.dropout + [0.0], weight_decay=self.weight_decay,
-            clip_norm=self.clip_norm or 0.0,
-            seed=self.seed, threads=0, device=self._device, **args,
-        )
-        self.threads = threads
-        for layer, init in enumerate(self.weight_init):
-            self._initialize(layer, init)
-
-    def _initialize(self, layer: int, init: str, scale: Optional[float] = None) -> None:
-        name = _INIT_ALIASES.get(init, init)
-        if scale is None:
+        self._build(spec, threads, device)
+        for layer, init in enumerate(spec.weight_init):
             scale = WEIGHT_INITS[init] or 1.0
-        # Each layer draws from its own stream of the model's seed.
-        self._engine.initialize_layer(layer, name, float(scale), self.seed)
+            # Each layer draws from its own stream of the model's seed.
+            self._engine.initialize_layer(layer, WEIGHT_INIT_ALIASES.get(init, init), float(scale), spec.seed)
+
+    def _build(self, spec: ModelSpec, threads: Optional[int], device: str) -> None:
+        """The engine of the model ``spec`` describes, its weights not yet set."""
+        #: The model's architecture and training settings (see :class:`mnistmlp._spec.ModelSpec`).
+        self.spec = spec
+        self._device = OneOf(DEVICES).check("device", device)
+        engine = _core.Model64 if spec.dtype == "float64" else _core.Model32
+        self._engine = engine(engine_config(spec), 0, self._device)
+        self.threads = threads
 
     # -- configuration ------------------------------------------------------------------
+
+    @property
+    def layer_sizes(self) -> List[int]:
+        return list(self.spec.layer_sizes)
+
+    @property
+    def activation(self) -> List[str]:
+        """Each hidden layer's activation."""
+        return list(self.spec.activation)
+
+    @property
+    def output_activation(self) -> str:
+        return self.spec.output_activation
+
+    @property
+    def loss(self) -> str:
+        return self.spec.loss
+
+    @property
+    def optimizer(self) -> Optimizer:
+        return self.spec.optimizer
+
+    @property
+    def weight_init(self) -> List[str]:
+        """Each layer's initialiser."""
+        return list(self.spec.weight_init)
+
+    @property
+    def dropout(self) -> List[float]:
+        """Each hidden layer's dropout rate."""
+        return list(self.spec.dropout)
+
+    @property
+    def weight_decay(self) -> List[float]:
+        """Each layer's L2 penalty."""
+        return list(self.spec.weight_decay)
+
+    @property
+    def clip_norm(self) -> Optional[float]:
+        return self.spec.clip_norm
+
+    @property
+    def seed(self) -> int:
+        return self.spec.seed
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(self.spec.dtype)
 
     @property
     def threads(self) -> int:
@@ -252,7 +291,7 @@ class MLP:
 
     @property
     def n_layers(self) -> int:
-        return len(self.layer_sizes) - 1
+        return self.spec.n_layers
 
     @property
     def steps_(self) -> int:
@@ -265,10 +304,12 @@ class MLP:
         return self._engine.epoch
 
     def __repr__(self) -> str:
+        activation = self.activation
+        shown_activation = activation[0] if activation and len(set(activation)) == 1 else activation
         return (
-            f"MLP({self.layer_sizes}, activation={_single(self.activation)!r}, "
+            f"MLP({self.layer_sizes}, activation={shown_activation!r}, "
             f"output_activation={self.output_activation!r}, loss={self.loss!r}, "
-            f"optimizer={self.optimizer!r}, dtype={self.dtype.name!r}"
+            f"optimizer={self.optimizer!r}, dtype={self.spec.dtype!r}"
             + (f", device={self._device!r})" if self._device != "cpu" else ")")
         )
 
@@ -307,10 +348,8 @@ class MLP:
         """
         epochs = check_int("epochs", epochs, 1)
         batch_size = check_int("batch_size", batch_size, 1)
-        # The CPU engine finds NaN and Inf as it reads each batch and then undoes the epoch:
-        # no pass over X here.
-        X, y = check_xy(X, y, self.layer_sizes[0], self.layer_sizes[-1], self.dtype,
-                        check_finite=not self._engine.checks_inputs)
+        # The engine refuses NaN and Inf as it reads X (and undoes the epoch): no pass over X here.
+        X, y = check_xy(X, y, self.layer_sizes[0], self.layer_sizes[-1], self.dtype)
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise ValueError("validation_data must be a tuple (X_val, y_val)")
@@ -373,7 +412,7 @@ class MLP:
         predicts with the weights of the last finished batch). Ctrl-C interrupts a long call.
         Raises FloatingPointError, never returns NaN, when the outputs overflow.
         """
-        return self._engine.predict(as_inputs(X, self.layer_sizes[0], check_finite=False))
+        return self._engine.predict(as_inputs(X, self.layer_sizes[0]))
 
     def predict(self, X) -> np.ndarray:
         """The most probable class of each row, shape (n,)."""
@@ -381,7 +420,7 @@ class MLP:
 
     def evaluate(self, X, y) -> Dict[str, float]:
         """``{"loss": mean loss (no L2 penalty), "accuracy": fraction correct}`` over all rows."""
-        X, y = check_xy(X, y, self.layer_sizes[0], self.layer_sizes[-1], self.dtype, check_finite=False)
+        X, y = check_xy(X, y, self.layer_sizes[0], self.layer_sizes[-1], self.dtype)
         loss, accuracy = self._engine.evaluate(X, y)
         return {"loss": loss, "accuracy": accuracy}
 
@@ -391,34 +430,10 @@ class MLP:
         Parameters are not changed. Dropout is not applied: this is the gradient of the
         deterministic network.
         """
-        X, y = check_xy(X, y, self.layer_sizes[0], self.layer_sizes[-1], self.dtype,
-                        check_finite=not self._engine.checks_inputs)
+        X, y = check_xy(X, y, self.layer_sizes[0], self.layer_sizes[-1], self.dtype)
         return self._engine.loss_and_gradients(X, y)
 
     # -- model files --------------------------------------------------------------------
-
-    def _file_config(self) -> dict:
-        """The model file's description of this model, but for its training counters."""
-        optimizer = {"name": self.optimizer.name, **dataclasses.asdict(self.optimizer)}
-        return {
-            "layer_sizes": self.layer_sizes,
-            "activation": self.activation,
-            "output_activation": self.output_activation,
-            "loss": self.loss,
-            "dropout": self.dropout,
-            "weight_decay": self.weight_decay,
-            "weight_init": self.weight_init,
-            "clip_norm": self.clip_norm,
-            "seed": self.seed,
-            "dtype": self.dtype.name,
-            "optimizer": optimizer,
-        }
-
-    def _file_sections(self, optimizer: dict) -> List[Tuple[str, int]]:
-        """(tensor-name prefix, engine arena section) of each group of tensors in a file:
-        the parameters, then each optimizer state slot (arena section 1 holds gradients)."""
-        return [("layers", 0)] + [(f"optimizer.{name}.layers", 2 + slot)
-                                  for slot, name in enumerate(state_slots(optimizer))]
 
     def save(self, path, extra: Optional[dict] = None) -> None:
         """Save architecture, weights, optimizer state and counters to a safetensors file.
@@ -428,48 +443,31 @@ class MLP:
         TFLearn API. The file is written atomically. Saving while the model trains in
         another thread (or from a progress callback) saves it as of its last finished batch.
         """
-        config = self._file_config()
-        sections = self._file_sections(config["optimizer"])
+        description = self.spec.to_dict()
+        sections = _file_sections(self.spec.optimizer)
         # One read of the engine: counters and tensors from the same moment.
-        config["training"], layers = self._engine.read_state([section for _, section in sections])
+        description["training"], layers = self._engine.read_state([name for _, name in sections])
         if extra is not None:
-            config["extra"] = extra
+            try:
+                description["extra"] = _check_extra(extra)
+            except TypeError as exc:
+                raise ValueError(f"{path}: not saved: {exc}") from None
         tensors = {}
         for (prefix, _), pairs in zip(sections, layers):
             for layer, (W, b) in enumerate(pairs):
                 tensors[f"{prefix}.{layer}.weight"] = W
                 tensors[f"{prefix}.{layer}.bias"] = b
-        write_model_file(path, config, tensors)
+        write_model_file(path, description, tensors)
 
     @classmethod
     def load(cls, path, threads: Optional[int] = None, device: str = "cpu") -> "MLP":
         """A model from a file written by :meth:`save` (on any device), on ``device``; raises
         ModelFileError if the file is bad."""
-        _check_name("device", device, DEVICES)
-        config, tensors = read_model_file(path)
-        return cls._from_file(path, config, tensors, threads, device)
-
-    @classmethod
-    def _from_file(
-        cls, path, config: dict, tensors: Dict[str, np.ndarray], threads: Optional[int], device: str
-    ) -> "MLP":
-        settings = dict(config["optimizer"])
-        optimizer_class = {"sgd": _optimizers.SGD, "adam": _optimizers.Adam}[settings.pop("name")]
-        known = {f.name for f in dataclasses.fields(optimizer_class)}
-        try:
-            if set(settings) - known:
-                raise ValueError(f"unknown settings {sorted(set(settings) - known)}")
-            optimizer = optimizer_class(**settings)
-            model = cls(
-                config["layer_sizes"], activation=config["activation"], output_activation=config["output_activation"],
-                loss=config["loss"], optimizer=optimizer, weight_init="zeros", dropout=config["dropout"],
-                weight_decay=config["weight_decay"], clip_norm=config["clip_norm"], seed=config["seed"],
-                threads=threads, dtype=config["dtype"], device=device,
-            )
-        except (ValueError, TypeError) as exc:
-            raise ModelFileError(f"{path}: inconsistent model settings: {exc}") from None
-        model.weight_init = config["weight_init"]
-        model._load_state(path, config, tensors)
+        OneOf(DEVICES).check("device", device)
+        spec, rest, tensors = read_model(path)
+        model = cls.__new__(cls)
+        model._build(spec, threads, device)
+        model._load_state(path, spec, rest, tensors)
         return model
 
     def load_weights(self, path, weights_only: bool = False) -> None:
@@ -479,34 +477,35 @@ class MLP:
         weights and biases are read; otherwise the optimizer state and counters too (the
         optimizer must then be of the same kind), so training resumes where it stopped.
         """
-        config, tensors = read_model_file(path)
-        mine = self._file_config()
+        spec, rest, tensors = read_model(path)
         keys = ["layer_sizes", "activation", "output_activation", "dtype"] + ([] if weights_only else ["loss"])
         for key in keys:
-            if config[key] != mine[key]:
-                raise ModelFileError(f"{path}: {key} is {config[key]!r} in the file but {mine[key]!r} in this model")
-        if not weights_only and state_slots(config["optimizer"]) != state_slots(mine["optimizer"]):
+            if getattr(spec, key) != getattr(self.spec, key):
+                raise ModelFileError(f"{path}: {key} is {getattr(spec, key)!r} in the file but "
+                                     f"{getattr(self.spec, key)!r} in this model")
+        if not weights_only and _file_sections(spec.optimizer) != _file_sections(self.spec.optimizer):
             raise ModelFileError(
-                f"{path}: saved with optimizer {config['optimizer']['name']!r}, whose state does not fit "
-                f"this model's {mine['optimizer']['name']!r} (load with weights_only=True)"
+                f"{path}: saved with optimizer {spec.optimizer.name!r}, whose state does not fit "
+                f"this model's {self.spec.optimizer.name!r} (load with weights_only=True)"
             )
-        self._load_state(path, config, tensors, weights_only)
+        self._load_state(path, spec, None if weights_only else rest, tensors)
 
-    def _load_state(self, path, config: dict, tensors: Dict[str, np.ndarray], weights_only: bool = False) -> None:
-        """Weights and, unless ``weights_only``, optimizer state, counters and seed from a
-        checked model file; a state the model may not hold is refused as ModelFileError."""
-        sections = self._file_sections(config["optimizer"])[:1 if weights_only else None]
+    def _load_state(self, path, spec: ModelSpec, rest: Optional[Dict[str, Any]], tensors: Dict[str, np.ndarray]) -> None:
+        """Weights and, unless ``rest`` is None (weights only), optimizer state, counters and
+        seed from a checked model file; a state the model may not hold is refused as
+        ModelFileError."""
+        sections = _file_sections(spec.optimizer)[:1 if rest is None else None]
         layers = [
             [(tensors[f"{prefix}.{layer}.weight"], tensors[f"{prefix}.{layer}.bias"]) for layer in range(self.n_layers)]
             for prefix, _ in sections
         ]
         try:
-            self._engine.write_state([section for _, section in sections], layers,
-                                     None if weights_only else config["training"])
+            self._engine.write_state([name for _, name in sections], layers, None if rest is None else rest["training"])
         except ValueError as exc:
             raise ModelFileError(f"{path}: {exc}") from None
-        if not weights_only:
-            self.seed = self._engine.seed = config["seed"]
+        if rest is not None:
+            self._engine.seed = spec.seed
+            self.spec = dataclasses.replace(self.spec, seed=spec.seed)
 
     # -- weights ------------------------------------------------------------------------
 
@@ -515,7 +514,7 @@ class MLP:
 
         Safe while the model trains in another thread or from a progress callback: the
         weights are then those of the last finished batch."""
-        return self._engine.read_state([0])[1][0]
+        return self._engine.read_state(["params"])[1][0]
 
     def set_weights(self, weights: Sequence[Tuple[np.ndarray, np.ndarray]]) -> None:
         """Replace every layer's weight and bias.
@@ -541,7 +540,7 @@ class MLP:
                 if not np.issubdtype(a.dtype, np.floating):
                     raise ValueError(f"layer {layer}: {name} must hold floating-point values, got {a.dtype}")
             checked.append((np.ascontiguousarray(W, self.dtype), np.ascontiguousarray(b, self.dtype)))
-        self._engine.write_state([0], [checked])
+        self._engine.write_state(["params"], [checked])
 
 
 class _EpochDisplay:

@@ -61,6 +61,8 @@ from typing import Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from . import _spec
+
 __all__ = [
     "ACTIVATIONS",
     "OUTPUT_ACTIVATIONS",
@@ -76,21 +78,18 @@ __all__ = [
     "clip_by_global_norm",
     "SGD",
     "Adam",
+    "RMSProp",
+    "AdaGrad",
     "float32_beta_power",
     "NumpyMLP",
 ]
 
-ACTIVATIONS = ("relu", "sigmoid", "tanh", "linear")
-"""Accepted hidden-layer activations."""
-
-OUTPUT_ACTIVATIONS = ("softmax", "linear", "relu", "sigmoid", "tanh")
-"""Accepted output-layer activations."""
-
-LOSSES = ("categorical_crossentropy", "mean_square")
-"""Accepted losses (``categorical_crossentropy`` requires a softmax output)."""
-
-WEIGHT_INITS = ("truncated_normal", "glorot_uniform", "xavier", "he_normal", "normal", "uniform", "zeros")
-"""Accepted weight initialisers for :func:`init_params`."""
+# The names the reference knows are the model's (mnistmlp._spec): the same activations,
+# losses and initialisers as the engine.
+ACTIVATIONS = _spec.ACTIVATIONS
+OUTPUT_ACTIVATIONS = _spec.OUTPUT_ACTIVATIONS
+LOSSES = _spec.LOSSES
+WEIGHT_INITS = tuple(_spec.WEIGHT_INITS)
 
 Params = List[Tuple[np.ndarray, np.ndarray]]
 Grads = List[Tuple[np.ndarray, np.ndarray]]
@@ -282,17 +281,34 @@ def _log_softmax(z):
     return shifted
 
 
-_ACTIVATION_FUNCTIONS = {"relu": _relu, "sigmoid": _sigmoid, "tanh": np.tanh, "linear": _linear, "softmax": _softmax}
+def _leaky_relu(z):
+    # TFLearn's: relu(z) - alpha relu(-z), that is z for z > 0 and alpha z below
+    return np.where(z > 0, z, z.dtype.type(_spec.LEAKY_RELU_ALPHA) * z)
+
+
+def _elu(z):
+    # tf.nn.elu: exp(z) - 1 for z < 0, z above (alpha 1)
+    return np.where(z < 0, np.exp(np.minimum(z, 0)) - 1, z)
+
+
+_ACTIVATION_FUNCTIONS = {"relu": _relu, "sigmoid": _sigmoid, "tanh": np.tanh, "linear": _linear, "softmax": _softmax,
+                         "leaky_relu": _leaky_relu, "elu": _elu}
 
 
 def _activation_backward(activation: str, da: np.ndarray, z: np.ndarray, a: np.ndarray) -> np.ndarray:
     """dz = da * act'(z), computed in place in ``da`` (which must be a scratch array).
 
     ``a = act(z)`` (before any dropout). relu'(z) = [z > 0]; sigmoid'(z) = a (1 - a);
-    tanh'(z) = 1 - a^2; linear'(z) = 1. Not for softmax (see :func:`_softmax_backward`).
+    tanh'(z) = 1 - a^2; linear'(z) = 1; leaky_relu'(z) = 1 for z > 0, alpha for z < 0 (and
+    0 at 0, as TensorFlow's gradient of relu(z) - alpha relu(-z)); elu'(z) = a + 1 for z < 0,
+    1 above. Not for softmax (see :func:`_softmax_backward`).
     """
     if activation == "relu":
         np.multiply(da, z > 0, out=da)
+    elif activation == "leaky_relu":
+        da *= np.where(z > 0, 1, np.where(z < 0, _spec.LEAKY_RELU_ALPHA, 0)).astype(da.dtype)
+    elif activation == "elu":
+        da *= np.where(z < 0, a + 1, 1).astype(da.dtype)
     elif activation == "sigmoid":
         da *= a
         da *= 1 - a
@@ -802,6 +818,80 @@ class Adam:
 
     def __repr__(self) -> str:
         return f"Adam(learning_rate={self.learning_rate}, beta1={self.beta1}, beta2={self.beta2}, epsilon={self.epsilon})"
+
+
+def _filled_state(state: Optional[List[np.ndarray]], params: Params, grads: Grads, name: str,
+                  start: float) -> List[np.ndarray]:
+    """``state`` checked, or a new one of ``start`` for every parameter."""
+    if state is None:
+        return [np.full_like(p, start) for p in _flat(params)]
+    return _check_state(state, params, grads, name)
+
+
+class RMSProp:
+    """RMSProp as TensorFlow 1's ``RMSPropOptimizer`` applies it (TFLearn's defaults)::
+
+        ms  <- ms + (g g - ms) (1 - decay)                  (ms starts at 1)
+        mom <- mom momentum + (g lr) / sqrt(ms + epsilon)   (mom starts at 0)
+        w   <- w - mom
+
+    float32 parameters: every operation rounded to float32 in that order (training_ops.cc's
+    ApplyRMSProp); float64: the same formulas.
+    """
+
+    def __init__(self, learning_rate: float = 0.001, decay: float = 0.9, momentum: float = 0.0,
+                 epsilon: float = 1e-10):
+        self.learning_rate, self.decay, self.momentum, self.epsilon = (
+            float(learning_rate), float(decay), float(momentum), float(epsilon))
+        self.t = 0
+        self.ms: Optional[List[np.ndarray]] = None   # mean squares
+        self.mom: Optional[List[np.ndarray]] = None  # momentum accumulators
+
+    def step(self, params: Params, grads: Grads) -> None:
+        """Apply one update to ``params`` in place."""
+        self.ms = _filled_state(self.ms, params, grads, "RMSProp", 1.0)
+        self.mom = _filled_state(self.mom, params, grads, "RMSProp", 0.0)
+        t = _check_params(params).type
+        lr, rho, mu, eps = t(self.learning_rate), t(self.decay), t(self.momentum), t(self.epsilon)
+        for w, g, ms, mom in zip(_flat(params), _flat(grads), self.ms, self.mom):
+            ms += (g * g - ms) * (t(1) - rho)
+            mom *= mu
+            mom += (g * lr) / np.sqrt(ms + eps)
+            w -= mom
+        self.t += 1
+
+    def __repr__(self) -> str:
+        return (f"RMSProp(learning_rate={self.learning_rate}, decay={self.decay}, momentum={self.momentum}, "
+                f"epsilon={self.epsilon})")
+
+
+class AdaGrad:
+    """AdaGrad as TensorFlow 1's ``AdagradOptimizer`` applies it (TFLearn's defaults)::
+
+        accumulator <- accumulator + g g        (starts at initial_accumulator_value)
+        w <- w - (g lr) (1 / sqrt(accumulator))
+
+    float32 parameters: every operation rounded to float32 in that order; float64: the same.
+    """
+
+    def __init__(self, learning_rate: float = 0.001, initial_accumulator_value: float = 0.1):
+        self.learning_rate = float(learning_rate)
+        self.initial_accumulator_value = float(initial_accumulator_value)
+        self.t = 0
+        self.accumulator: Optional[List[np.ndarray]] = None
+
+    def step(self, params: Params, grads: Grads) -> None:
+        """Apply one update to ``params`` in place."""
+        self.accumulator = _filled_state(self.accumulator, params, grads, "AdaGrad", self.initial_accumulator_value)
+        t = _check_params(params).type
+        lr = t(self.learning_rate)
+        for w, g, accumulator in zip(_flat(params), _flat(grads), self.accumulator):
+            accumulator += g * g
+            w -= (g * lr) * (t(1) / np.sqrt(accumulator))
+        self.t += 1
+
+    def __repr__(self) -> str:
+        return f"AdaGrad(learning_rate={self.learning_rate}, initial_accumulator_value={self.initial_accumulator_value})"
 
 
 # ----------------------------------------------------------------------------------------

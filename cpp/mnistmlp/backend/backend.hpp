@@ -67,10 +67,10 @@ class Backend {
   // returns the number of the next batch to train (end when all were trained or queued).
   virtual index_t train_batches(index_t begin, index_t end, std::int64_t step,
                                 Clock::time_point deadline) = 0;
-  // Whether the backend checks each batch for NaN and Inf as it gathers it (else its caller
-  // checks x first). One that does stops train_batches before a batch holding such a value
-  // and names its row of x in nonfinite_row() (-1: none found this epoch).
-  virtual bool checks_inputs() const { return false; }
+  // Every backend refuses NaN and Inf in what it reads of x, in training as in inference. One
+  // that finds such a value as it gathers a batch stops train_batches before that batch and
+  // names its row of x in nonfinite_row() (-1: none found this epoch); one that copies x
+  // whole (to a GPU) throws Model::check_finite's error in begin_epoch instead.
   virtual index_t nonfinite_row() const { return -1; }
   // Metrics of batches [begin, end) of the current epoch, waiting for them if needed.
   virtual void read_metrics(index_t begin, index_t end, BatchMetrics* out) = 0;

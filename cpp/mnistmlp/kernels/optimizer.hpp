@@ -7,6 +7,10 @@
 //                    w -= (m * alpha) / (sqrt(v) + eps)
 //                    with alpha = lr * sqrt(1 - b2^t) / (1 - b1^t): epsilon sits outside the
 //                    bias correction, as in TensorFlow 1's AdamOptimizer that TFLearn used.
+//   RMSProp (TF 1) : ms += (g * g - ms) * (1 - rho);  mom = mom * mu + (g * lr) / sqrt(ms + eps);
+//                    w -= mom          (ms starts at 1, as TensorFlow's RMSPropOptimizer's)
+//   AdaGrad (TF 1) : acc += g * g;  w -= (g * lr) * (1 / sqrt(acc))   (acc starts at its
+//                    initial_accumulator_value; no epsilon)
 // float32 (TFLearn's precision): TensorFlow 1's float32 kernels (training_ops.cc), every
 // operation rounded to float32 in the order written, none fused into a multiply-add (its CPU
 // builds fuse none): the same bits at every SIMD level and as mnistmlp.reference's float32
@@ -116,6 +120,61 @@ inline void adam_update(double* w, double* m, double* v, const double* g, index_
     m[j] = beta1 * m[j] + (1.0 - beta1) * gj;
     v[j] = beta2 * v[j] + (1.0 - beta2) * gj * gj;
     w[j] -= lr_t * m[j] / (std::sqrt(v[j]) + epsilon);
+  }
+}
+
+// rho: RMSProp's decay; mu: its momentum.
+MNISTMLP_ROUND_EACH_OPERATION inline void rmsprop_update(float* w, float* ms, float* mom,
+                                                         const float* g, index_t begin,
+                                                         index_t end, float lr, float rho,
+                                                         float mu, float epsilon, float clip) {
+  const float one_rho = 1.0f - rho;
+#pragma omp simd
+  for (index_t i = begin; i < end; ++i) {
+    const float gi = g[i] * clip;
+    const float g2 = gi * gi;
+    const float dms = (g2 - ms[i]) * one_rho;
+    ms[i] += dms;
+    const float kept = mom[i] * mu;
+    const float step = (gi * lr) / std::sqrt(ms[i] + epsilon);
+    mom[i] = kept + step;
+    w[i] -= mom[i];
+  }
+}
+
+inline void rmsprop_update(double* w, double* ms, double* mom, const double* g, index_t begin,
+                           index_t end, double lr, double rho, double mu, double epsilon,
+                           double clip) {
+#pragma omp simd
+  for (index_t i = begin; i < end; ++i) {
+    const double gi = g[i] * clip;
+    ms[i] = rho * ms[i] + (1.0 - rho) * gi * gi;
+    mom[i] = mu * mom[i] + lr * gi / std::sqrt(ms[i] + epsilon);
+    w[i] -= mom[i];
+  }
+}
+
+MNISTMLP_ROUND_EACH_OPERATION inline void adagrad_update(float* w, float* accumulator,
+                                                         const float* g, index_t begin,
+                                                         index_t end, float lr, float clip) {
+#pragma omp simd
+  for (index_t i = begin; i < end; ++i) {
+    const float gi = g[i] * clip;
+    const float g2 = gi * gi;
+    accumulator[i] += g2;
+    const float scale = 1.0f / std::sqrt(accumulator[i]);
+    const float step = (gi * lr) * scale;
+    w[i] -= step;
+  }
+}
+
+inline void adagrad_update(double* w, double* accumulator, const double* g, index_t begin,
+                           index_t end, double lr, double clip) {
+#pragma omp simd
+  for (index_t i = begin; i < end; ++i) {
+    const double gi = g[i] * clip;
+    accumulator[i] += gi * gi;
+    w[i] -= lr * gi / std::sqrt(accumulator[i]);
   }
 }
 

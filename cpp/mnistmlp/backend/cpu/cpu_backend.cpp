@@ -116,6 +116,33 @@ constexpr double kSparseDensity = 0.5;
 // layers, every core helps.
 constexpr double kWorkPerThread = 2e7;
 
+// How a training step updates the parameters. The plan is chosen once per epoch, from the
+// configuration (plan_for); a batch on the dense path (inputs mostly nonzero) always takes
+// `dense`, the others are for batches on the sparse first-layer path, whose first-weight rows
+// of all-zero inputs get no gradient. All three give the same result to rounding.
+enum class UpdatePlan {
+  // Every gradient whole (the sparse pass's untouched first-weight rows made zero, plus weight
+  // decay), then one optimizer pass over the arena, scaled by the clip factor. The general
+  // plan: needed with momentum, RMSProp and AdaGrad (their state moves where the gradient is
+  // zero too) and with weight decay on the first layer.
+  dense,
+  // Plain SGD with clipping: the global norm needs every gradient first, so the first weight
+  // is updated afterwards, but only on its active rows (the others have no step).
+  sparse_sgd,
+  // Plain SGD or Adam without clipping: a first-weight row's step needs only its own gradient,
+  // so the sparse backward pass takes it while the row is in cache, and the optimizer pass
+  // covers the rest of the arena.
+  fused_first_layer,
+};
+
+UpdatePlan plan_for(const ModelConfig& c) {
+  const OptimizerConfig& o = c.optimizer;
+  const bool plain_sgd = o.kind == OptimizerKind::sgd && o.momentum == 0.0;
+  if (c.weight_decay[0] > 0 || !(plain_sgd || o.kind == OptimizerKind::adam)) return UpdatePlan::dense;
+  if (c.clip_norm > 0) return plain_sgd ? UpdatePlan::sparse_sgd : UpdatePlan::dense;
+  return UpdatePlan::fused_first_layer;
+}
+
 template <typename T>
 class CpuBackend final : public Backend<T> {
  public:
@@ -124,6 +151,7 @@ class CpuBackend final : public Backend<T> {
   void begin_epoch(const InputView& x, const TargetView<T>& y, const index_t* order,
                    index_t batch_size) override {
     batch_size_ = batch_size;
+    plan_ = plan_for(model_.config());
     x_ = x;
     y_ = y;
     order_ = order;
@@ -159,7 +187,6 @@ class CpuBackend final : public Backend<T> {
     return next;
   }
 
-  bool checks_inputs() const override { return true; }
   index_t nonfinite_row() const override { return nonfinite_row_; }
 
   void read_metrics(index_t begin, index_t end, BatchMetrics* out) override {
@@ -258,13 +285,67 @@ class CpuBackend final : public Backend<T> {
       cpu::prefetch_rows(x_, order_, first + count, std::min(count, x_.rows - first - count));
     cpu::gather_targets(ws.labels.data(), ws.targets, y_, order_, first, count);
     forward(ws, count, step);
-    // Each thread's own copy: the team shares ws, and all would store the same value at once.
-    const cpu::RowStep<T> fused = row_step(ws, step);
-    const double loss = loss_and_backward(ws, count, metrics, fused);
-    update(ws, step, fused);
+    double loss = 0;
+    switch (ws.sparse_input ? plan_ : UpdatePlan::dense) {
+      case UpdatePlan::dense: loss = step_dense(ws, count, metrics, step); break;
+      case UpdatePlan::sparse_sgd: loss = step_sparse_sgd(ws, count, metrics, step); break;
+      case UpdatePlan::fused_first_layer: loss = step_fused_first_layer(ws, count, metrics, step); break;
+    }
 #pragma omp master
     metrics.loss = loss;
     return true;
+  }
+
+  // The three plans' steps, after the forward pass: loss and gradients, then the update.
+  // Each returns the batch's loss, the same on every thread.
+  double step_dense(Workspace<T>& ws, index_t rows, BatchMetrics& metrics, std::int64_t step) {
+    const double loss = loss_and_backward(ws, rows, metrics, cpu::RowStep<T>{});
+    dense_first_layer_gradient(ws);
+    const ModelConfig& c = config();
+    ParameterArena<T>& arena = model_.arena();
+    T clip = T(1);
+    if (c.clip_norm > 0) {
+      const double norm = std::sqrt(cpu::sum_of_squares(arena.grads(), arena.size(),
+                                                        ws.norm_partials.data()));
+      clip = static_cast<T>(c.clip_norm / std::max(norm, c.clip_norm));
+    }
+    cpu::optimizer_update(arena.params(), arena.grads(),
+                          arena.state_slots > 0 ? arena.state(0) : nullptr,
+                          arena.state_slots > 1 ? arena.state(1) : nullptr, arena.size(),
+                          c.optimizer, step, clip);
+    return loss;
+  }
+
+  double step_sparse_sgd(Workspace<T>& ws, index_t rows, BatchMetrics& metrics, std::int64_t step) {
+    const double loss = loss_and_backward(ws, rows, metrics, cpu::RowStep<T>{});
+    const ModelConfig& c = config();
+    ParameterArena<T>& arena = model_.arena();
+    const index_t cols = c.sizes[1];
+    const index_t rest = arena.layout.bias_offset[0];  // everything after the first weight
+    double squares = cpu::sum_of_squares_active_rows(arena.weight(arena.grads(), 0), ws.sparse, cols,
+                                                     ws.norm_partials.data());
+    squares += cpu::sum_of_squares(arena.grads() + rest, arena.size() - rest, ws.norm_partials.data());
+    const T clip = static_cast<T>(c.clip_norm / std::max(std::sqrt(squares), c.clip_norm));
+    const T lr = static_cast<T>(cpu::sgd_learning_rate(c.optimizer, step));
+    cpu::sgd_update_active_rows(arena.weight(arena.params(), 0), arena.weight(arena.grads(), 0),
+                                ws.sparse, cols, lr, clip);
+    cpu::optimizer_update(arena.params() + rest, arena.grads() + rest, static_cast<T*>(nullptr),
+                          static_cast<T*>(nullptr), arena.size() - rest, c.optimizer, step, clip);
+    return loss;
+  }
+
+  double step_fused_first_layer(Workspace<T>& ws, index_t rows, BatchMetrics& metrics,
+                                std::int64_t step) {
+    // Each thread's own copy: the team shares ws, and all would store the same value at once.
+    const cpu::RowStep<T> fused = first_weight_step(step);
+    const double loss = loss_and_backward(ws, rows, metrics, fused);
+    const ModelConfig& c = config();
+    ParameterArena<T>& arena = model_.arena();
+    const index_t rest = arena.layout.bias_offset[0];
+    auto slot = [&](int s) { return arena.state_slots > s ? arena.state(s) + rest : nullptr; };
+    cpu::optimizer_update(arena.params() + rest, arena.grads() + rest, slot(0), slot(1),
+                          arena.size() - rest, c.optimizer, step, T(1));
+    return loss;
   }
 
   // The batch's inputs, as sparse rows when they are mostly zeros, else dense. Returns the
@@ -296,27 +377,14 @@ class CpuBackend final : public Backend<T> {
                             T(c.weight_decay[0]));
   }
 
-  // Plain SGD without momentum or weight decay on the first layer: rows of the first weight
-  // whose inputs were all zero have no gradient, so only the active rows are touched.
-  bool sparse_update(const Workspace<T>& ws) const {
-    const ModelConfig& c = config();
-    return ws.sparse_input && c.optimizer.kind == OptimizerKind::sgd && c.optimizer.momentum == 0.0 &&
-           c.weight_decay[0] == 0.0;
-  }
-
-  // The first weight's step, for the sparse backward pass to take row by row when each row's
-  // own gradient is all the step needs; else an empty step.
-  cpu::RowStep<T> row_step(const Workspace<T>& ws, std::int64_t step) {
-    const ModelConfig& c = config();
-    const OptimizerConfig& o = c.optimizer;
-    const bool adam = o.kind == OptimizerKind::adam;
-    cpu::RowStep<T> fused;
-    if (!ws.sparse_input || c.clip_norm > 0 || c.weight_decay[0] > 0 || (!adam && o.momentum != 0.0))
-      return fused;
+  // The first weight's step, for the fused plan's sparse backward pass to take row by row.
+  cpu::RowStep<T> first_weight_step(std::int64_t step) {
+    const OptimizerConfig& o = config().optimizer;
     ParameterArena<T>& arena = model_.arena();
+    cpu::RowStep<T> fused;
     fused.weight = arena.weight(arena.params(), 0);
     fused.kind = o.kind;
-    if (!adam) {
+    if (o.kind == OptimizerKind::sgd) {
       fused.learning_rate = static_cast<T>(cpu::sgd_learning_rate(o, step));
       return fused;
     }
@@ -481,55 +549,6 @@ class CpuBackend final : public Backend<T> {
     return loss_sum * scale + penalty;
   }
 
-  void update(Workspace<T>& ws, std::int64_t step, const cpu::RowStep<T>& fused) {
-    const ModelConfig& c = config();
-    ParameterArena<T>& arena = model_.arena();
-    if (fused.weight) {  // the first weight has taken its step: the rest of the arena
-      const index_t rest = arena.layout.bias_offset[0];
-      auto slot = [&](int s) { return arena.state_slots > s ? arena.state(s) + rest : nullptr; };
-      cpu::optimizer_update(arena.params() + rest, arena.grads() + rest, slot(0), slot(1),
-                            arena.size() - rest, c.optimizer, step, T(1));
-      return;
-    }
-    if (sparse_update(ws)) {
-      sparse_sgd_update(ws, step);
-      return;
-    }
-    dense_first_layer_gradient(ws);
-    T clip = T(1);
-    if (c.clip_norm > 0) {
-      const double norm = std::sqrt(cpu::sum_of_squares(arena.grads(), arena.size(),
-                                                        ws.norm_partials.data()));
-      clip = static_cast<T>(c.clip_norm / std::max(norm, c.clip_norm));
-    }
-    cpu::optimizer_update(arena.params(), arena.grads(),
-                          arena.state_slots > 0 ? arena.state(0) : nullptr,
-                          arena.state_slots > 1 ? arena.state(1) : nullptr, arena.size(),
-                          c.optimizer, step, clip);
-  }
-
-  // SGD on the active rows of the first weight and on every other parameter.
-  void sparse_sgd_update(Workspace<T>& ws, std::int64_t step) {
-    const ModelConfig& c = config();
-    ParameterArena<T>& arena = model_.arena();
-    const index_t cols = c.sizes[1];
-    const index_t rest = arena.layout.bias_offset[0];  // everything after the first weight
-    T clip = T(1);
-    if (c.clip_norm > 0) {
-      double squares = cpu::sum_of_squares_active_rows(arena.weight(arena.grads(), 0), ws.sparse,
-                                                       cols, ws.norm_partials.data());
-      squares += cpu::sum_of_squares(arena.grads() + rest, arena.size() - rest,
-                                     ws.norm_partials.data());
-      const double norm = std::sqrt(squares);
-      clip = static_cast<T>(c.clip_norm / std::max(norm, c.clip_norm));
-    }
-    const T lr = static_cast<T>(cpu::sgd_learning_rate(c.optimizer, step));
-    cpu::sgd_update_active_rows(arena.weight(arena.params(), 0), arena.weight(arena.grads(), 0),
-                                ws.sparse, cols, lr, clip);
-    cpu::optimizer_update(arena.params() + rest, arena.grads() + rest, static_cast<T*>(nullptr),
-                          static_cast<T*>(nullptr), arena.size() - rest, c.optimizer, step, clip);
-  }
-
   Model<T>& model_;
   Workspace<T> training_;
   mutable std::mutex pool_mutex_;
@@ -539,6 +558,7 @@ class CpuBackend final : public Backend<T> {
   const index_t* order_ = nullptr;
   index_t nonfinite_row_ = -1;
   index_t batch_size_ = 1;
+  UpdatePlan plan_ = UpdatePlan::dense;
   std::vector<BatchMetrics> metrics_;
 };
 

@@ -61,12 +61,9 @@ void gather_targets(std::int32_t* labels, T* dense, const TargetView<T>& y, cons
 template <typename T>
 void dropout_forward(T* dropped, T* scale, const T* act, index_t count, double rate,
                      std::uint64_t seed, std::int64_t step, index_t layer) {
-  const T keep_scale = T(1.0 / (1.0 - rate));
-  const std::uint64_t key = static_cast<std::uint64_t>(step) * 1024u + static_cast<std::uint64_t>(layer);
 #pragma omp for schedule(static)
   for (index_t i = 0; i < count; ++i) {
-    const bool keep = to_unit(random_bits(seed, RngStream::dropout, key, i)) >= rate;
-    scale[i] = keep ? keep_scale : T(0);
+    scale[i] = dropout_multiplier<T>(rate, seed, step, layer, i);
     dropped[i] = act[i] * scale[i];
   }
 }

@@ -85,6 +85,22 @@ void optimizer_update(T* params, T* grads, T* state0, T* state1, index_t n,
                            rate, T(config.beta1), T(config.beta2), T(config.epsilon), clip);
     return;
   }
+  if (config.kind == OptimizerKind::rmsprop) {
+    const T lr = static_cast<T>(config.learning_rate);
+#pragma omp for schedule(static)
+    for (index_t c = 0; c < chunks; ++c)
+      kernels::rmsprop_update(params, state0, state1, grads, c * kChunk, std::min(n, (c + 1) * kChunk),
+                              lr, T(config.decay), T(config.momentum), T(config.epsilon), clip);
+    return;
+  }
+  if (config.kind == OptimizerKind::adagrad) {
+    const T lr = static_cast<T>(config.learning_rate);
+#pragma omp for schedule(static)
+    for (index_t c = 0; c < chunks; ++c)
+      kernels::adagrad_update(params, state0, grads, c * kChunk, std::min(n, (c + 1) * kChunk), lr,
+                              clip);
+    return;
+  }
   const T lr_t = static_cast<T>(sgd_learning_rate(config, step));
 #pragma omp for schedule(static)
   for (index_t c = 0; c < chunks; ++c) {

@@ -160,11 +160,15 @@ struct Workspace {
 template <typename T>
 class TrainingData {
  public:
-  // Uploads x and y unless the same token says they are already here. True when the device
-  // buffers moved.
+  // Whether x and y are here already (the same token and arrays as the last load).
+  bool holds(const InputView& x, const TargetView<T>& y) const {
+    return x.token != 0 && key_of(x, y) == key_;
+  }
+
+  // Uploads x and y unless they are here already. True when the device buffers moved.
   bool load(const InputView& x, const TargetView<T>& y, cudaStream_t stream) {
-    const Key key{x.data, x.type, x.rows, x.cols, y.labels, y.dense, y.classes, x.token};
-    if (x.token != 0 && key == key_) return false;
+    if (holds(x, y)) return false;
+    const Key key = key_of(x, y);
     key_ = Key{};
     const std::size_t x_bytes = static_cast<std::size_t>(x.rows * x.cols) * element_size(x.type);
     const std::size_t y_bytes = y.labels ? sizeof(std::int32_t) * static_cast<std::size_t>(y.rows)
@@ -213,6 +217,10 @@ class TrainingData {
              labels == o.labels && dense == o.dense && classes == o.classes && token == o.token;
     }
   };
+  static Key key_of(const InputView& x, const TargetView<T>& y) {
+    return Key{x.data, x.type, x.rows, x.cols, y.labels, y.dense, y.classes, x.token};
+  }
+
   DeviceBuffer<unsigned char> x_, y_;
   Key key_;
 };
@@ -250,6 +258,7 @@ class CudaBackend final : public Backend<T> {
     naming_errors("fit_epoch", [&] {
       activate();
       upload_arena();
+      if (!data_.holds(x, y)) model_.check_finite(x, 0, x.rows);  // before it is copied whole
       bool moved = data_.load(x, y, gpu_.stream);
       moved = order_.reserve(x.rows) || moved;
       copy_to_device(order_.get(), order, x.rows, gpu_.stream);

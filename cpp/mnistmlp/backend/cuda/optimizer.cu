@@ -112,6 +112,28 @@ __device__ inline void adam_step(double& w, double& m, double& v, double g, doub
   w -= lr_t * m / (sqrt(v) + epsilon);
 }
 
+__device__ inline void rmsprop_step(float& w, float& ms, float& mom, float g, float lr, float rho,
+                                    float mu, float epsilon) {
+  ms = __fadd_rn(ms, __fmul_rn(__fsub_rn(__fmul_rn(g, g), ms), __fsub_rn(1.0f, rho)));
+  mom = __fadd_rn(__fmul_rn(mom, mu), __fdiv_rn(__fmul_rn(g, lr), __fsqrt_rn(__fadd_rn(ms, epsilon))));
+  w = __fsub_rn(w, mom);
+}
+__device__ inline void rmsprop_step(double& w, double& ms, double& mom, double g, double lr,
+                                    double rho, double mu, double epsilon) {
+  ms = rho * ms + (1.0 - rho) * g * g;
+  mom = mu * mom + lr * g / sqrt(ms + epsilon);
+  w -= mom;
+}
+
+__device__ inline void adagrad_step(float& w, float& accumulator, float g, float lr) {
+  accumulator = __fadd_rn(accumulator, __fmul_rn(g, g));
+  w = __fsub_rn(w, __fmul_rn(__fmul_rn(g, lr), __fdiv_rn(1.0f, __fsqrt_rn(accumulator))));
+}
+__device__ inline void adagrad_step(double& w, double& accumulator, double g, double lr) {
+  accumulator += g * g;
+  w -= lr * g / sqrt(accumulator);
+}
+
 __device__ inline float clipped(float g, float clip) { return __fmul_rn(g, clip); }
 __device__ inline double clipped(double g, double clip) { return g * clip; }
 
@@ -168,6 +190,14 @@ __global__ void __launch_bounds__(kThreads)
     }
     for (index_t i = first; i < n; i += stride)
       adam_step(w[i], s0[i], s1[i], clipped(g[i], clip), rate, beta1, beta2, epsilon);
+  } else if (config.kind == OptimizerKind::rmsprop) {
+    const T lr = T(config.learning_rate), rho = T(config.decay), mu = T(config.momentum);
+    const T epsilon = T(config.epsilon);
+    for (index_t i = first; i < n; i += stride)
+      rmsprop_step(w[i], s0[i], s1[i], clipped(g[i], clip), lr, rho, mu, epsilon);
+  } else if (config.kind == OptimizerKind::adagrad) {
+    const T lr = T(config.learning_rate);
+    for (index_t i = first; i < n; i += stride) adagrad_step(w[i], s0[i], clipped(g[i], clip), lr);
   } else {
     const T lr_t = sgd_learning_rate<T>(config, step);
     const T mu = T(config.momentum);
