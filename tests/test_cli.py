@@ -6,9 +6,9 @@ Every error must be one line on stderr and a non-zero exit status, never a trace
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import json
-import dataclasses
 import os
 import re
 import subprocess
@@ -20,6 +20,7 @@ from typing import Optional
 import numpy as np
 import pytest
 
+import mnistmlp
 from mnistmlp import cli
 
 COMMANDS = ("train", "experiments", "predict", "data", "info")
@@ -84,6 +85,17 @@ def test_train_two_hidden_layers_sgd_momentum(mnist_dir, tmp_path):
     assert "MLP([784, 8, 8, 10]" in out and "SGD(learning_rate=0.05, momentum=0.9" in out
     assert "Epoch " not in out, "--quiet draws no per-epoch lines"
     assert re.search(r"Test accuracy: 0\.\d{4}", out)
+
+
+@pytest.mark.parametrize("optimizer,activation", [("rmsprop", "leaky_relu"), ("adagrad", "elu"), ("momentum", "relu")])
+def test_train_with_every_optimizer_and_activation_and_predict_from_the_file(mnist_dir, tmp_path, optimizer, activation):
+    path = tmp_path / "model.safetensors"
+    out = assert_ok(run("train", "--hidden", 16, "--optimizer", optimizer, "--activation", activation, "--lr", 0.01,
+                        "--epochs", 1, "--train-limit", 2000, "--quiet", "--save", path, "--data-dir", mnist_dir))
+    assert f"activation='{activation}'" in out and f"{mnistmlp.optimizers.OPTIMIZERS[optimizer].__name__}(" in out
+    accuracy = float(re.search(r"Test accuracy: ([0-9.]+)", out).group(1))
+    assert accuracy > 0.5
+    assert f"{accuracy:.4f}" in assert_ok(run("predict", path, "--data-dir", mnist_dir))
 
 
 def test_train_keeps_the_model_when_the_save_fails(mnist_dir, tmp_path, monkeypatch, capsys):
@@ -151,10 +163,11 @@ def test_train_says_when_the_model_cannot_be_kept_anywhere(mnist_dir, tmp_path):
         (["--threads", "-2"], ["--threads", "integer >= 0"]),
         (["--hidden", "100", "0"], ["--hidden", "integer >= 1"]),
         (["--dropout", "1"], ["--dropout", "[0, 1)"]),
-        (["--optimizer", "rmsprop"], ["--optimizer", "invalid choice", "'rmsprop'"]),
+        (["--optimizer", "nadam"], ["--optimizer", "invalid choice", "'nadam'"]),
         (["--activation", "gelu"], ["--activation", "invalid choice"]),
         (["--weight-init", "ones"], ["--weight-init", "invalid choice"]),
-        (["--momentum", "0.9"], ["--momentum", "sgd"]),
+        (["--momentum", "0.9"], ["--momentum does not apply to --optimizer adam"]),
+        (["--optimizer", "sgd", "--nesterov"], ["--optimizer sgd: nesterov=True needs a momentum > 0"]),
         (["--frobnicate"], ["unrecognized arguments", "--frobnicate"]),
         (["--save", "/nonexistent-folder/model.safetensors"], ["--save", "does not exist"]),
     ],

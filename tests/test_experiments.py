@@ -111,3 +111,11 @@ def test_runs_that_did_not_train_are_listed_in_the_tables_order():
         "Runs that did not train (test accuracy below 20%): 1×10 relu SGD at lr 0.001, 1×300 relu SGD at lr 0.001, "
         "1×1000 relu SGD at lr 0.001, 2×10 relu SGD at lr 0.001, 2×300 relu SGD at lr 0.001, "
         "2×1000 relu SGD at lr 0.001.")
+
+
+def test_the_grid_runs_every_optimizer_by_name(small_data):
+    records = experiments.run_grid(widths=[8], depths=[1], optimizers=["momentum", "rmsprop", "adagrad"],
+                                   learning_rates=0.01, batch_size=32, epochs=1, seeds=[0], data=small_data,
+                                   train_limit=500, progress=False)
+    assert [r["name"] for r in records] == ["1×8 relu Momentum", "1×8 relu RMSProp", "1×8 relu AdaGrad"]
+    assert "### RMSProp, learning rate 0.01" in experiments.grid_table(records)

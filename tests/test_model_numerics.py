@@ -127,8 +127,14 @@ OPTIMIZERS = {
         lambda: ref.SGD(0.1, decay_rate=0.5, decay_steps=2, staircase=True),
     ),
     "adam": (lambda: mnistmlp.optimizers.Adam(0.01), lambda: ref.Adam(0.01)),
+    "momentum_tflearn": (lambda: mnistmlp.optimizers.Momentum(0.05), lambda: ref.SGD(0.05, momentum=0.9)),
+    "rmsprop": (lambda: mnistmlp.optimizers.RMSProp(0.01), lambda: ref.RMSProp(0.01)),
+    "rmsprop_momentum": (lambda: mnistmlp.optimizers.RMSProp(0.01, decay=0.8, momentum=0.5, epsilon=1e-6),
+                         lambda: ref.RMSProp(0.01, decay=0.8, momentum=0.5, epsilon=1e-6)),
+    "adagrad": (lambda: mnistmlp.optimizers.AdaGrad(0.05), lambda: ref.AdaGrad(0.05)),
 }
-STEPS = {"sgd": 1, "momentum": 2, "nesterov": 2, "sgd_decay": 3, "sgd_staircase": 3, "adam": 3}
+STEPS = {"sgd": 1, "momentum": 2, "nesterov": 2, "sgd_decay": 3, "sgd_staircase": 3, "adam": 3, "momentum_tflearn": 3,
+         "rmsprop": 3, "rmsprop_momentum": 3, "adagrad": 3}
 TOLERANCE = {"float32": 1e-5, "float64": 1e-12}
 
 
@@ -320,6 +326,8 @@ def test_dropout_trains_as_the_reference_with_the_engines_masks(dropout):
         (lambda: mnistmlp.optimizers.Adam(0.01), lambda: ref.Adam(0.01), 0.05, 0.0),  # Adam: dense update
         (lambda: mnistmlp.optimizers.Adam(0.01), lambda: ref.Adam(0.01), None, 0.0),  # Adam fused in the rows
         (lambda: mnistmlp.optimizers.Adam(0.01), lambda: ref.Adam(0.01), None, 0.01),  # ... not with decay
+        (lambda: mnistmlp.optimizers.RMSProp(0.01), lambda: ref.RMSProp(0.01), None, 0.0),  # RMSProp: dense
+        (lambda: mnistmlp.optimizers.AdaGrad(0.05), lambda: ref.AdaGrad(0.05), 0.05, 0.0),  # AdaGrad: dense
     ],
 )
 def test_sparse_inputs_match_reference(engine_optimizer, reference_optimizer, clip_norm, weight_decay, dtype):

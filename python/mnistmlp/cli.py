@@ -20,6 +20,7 @@ in-process as well.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 import sys
@@ -139,12 +140,14 @@ def _add_data_dir(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_threads(parser: argparse.ArgumentParser) -> None:
+    from ._spec import DEVICES
+
     parser.add_argument(
         "--threads", type=non_negative_int, default=0, metavar="N",
         help="threads the engine uses; 0 uses every core (results are identical for any count)",
     )
     parser.add_argument(
-        "--device", choices=("cpu", "cuda"), default="cpu",
+        "--device", choices=DEVICES, default="cpu",
         help="where to compute: cpu, or cuda (an NVIDIA GPU, when this build has the CUDA backend)",
     )
 
@@ -161,7 +164,7 @@ def _check_device(device: str) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The parser of the whole command line."""
     from . import __version__
-    from .model import ACTIVATIONS, WEIGHT_INITS
+    from ._spec import ACTIVATIONS, DTYPES, OPTIMIZERS, WEIGHT_INITS
 
     parser = _Parser(
         prog=PROG,
@@ -199,13 +202,15 @@ def build_parser() -> argparse.ArgumentParser:
                             "alone makes none (softmax regression)")
     train.add_argument("--activation", choices=ACTIVATIONS, default="relu",
                        help="activation of the hidden layers")
-    train.add_argument("--optimizer", choices=("adam", "sgd"), default="adam", help="the optimizer")
+    train.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default="adam",
+                       help="the optimizer (TensorFlow 1's update rules; see mnistmlp.optimizers)")
     train.add_argument("--lr", type=positive_float, default=None, metavar="RATE",
-                       help="learning rate (default: the optimizer's own, 0.001 for adam, 0.01 for sgd)")
-    train.add_argument("--momentum", type=fraction, default=0.0, metavar="M",
-                       help="momentum in [0, 1), for --optimizer sgd only")
+                       help="learning rate (default: the optimizer's own: "
+                            + ", ".join(f"{name} {cls().learning_rate:g}" for name, cls in OPTIMIZERS.items()) + ")")
+    train.add_argument("--momentum", type=fraction, default=None, metavar="M",
+                       help="momentum in [0, 1), for the optimizers that have one (sgd, momentum, rmsprop)")
     train.add_argument("--nesterov", action="store_true",
-                       help="Nesterov momentum (with --optimizer sgd and --momentum > 0)")
+                       help="Nesterov momentum (sgd or momentum, with a momentum > 0)")
     train.add_argument("--epochs", type=positive_int, default=5, metavar="N", help="passes over the training images")
     train.add_argument("--batch-size", type=positive_int, default=32, metavar="N", help="images per update")
     train.add_argument("--weight-init", choices=tuple(WEIGHT_INITS), default="he_normal",
@@ -216,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="L2 penalty on the weights: weight_decay * sum(W**2) / 2")
     train.add_argument("--clip-norm", type=positive_float, default=None, metavar="NORM",
                        help="clip the gradient to this global norm before each update (default: no clipping)")
-    train.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="floating-point precision")
+    train.add_argument("--dtype", choices=DTYPES, default="float32", help="floating-point precision")
     train.add_argument("--seed", type=non_negative_int, default=0, metavar="N",
                        help="seed of the initial weights, the shuffles and dropout")
     _add_threads(train)
@@ -375,25 +380,30 @@ def format_confusion_matrix(matrix) -> str:
 # -- commands -----------------------------------------------------------------------------
 
 
+def _optimizer(args: argparse.Namespace):
+    """The optimizer --optimizer names, with --lr, --momentum and --nesterov where given."""
+    from ._spec import OPTIMIZERS
+
+    cls = OPTIMIZERS[args.optimizer]
+    fields = {field.name for field in dataclasses.fields(cls)}
+    settings = {name: value for name, value in (("learning_rate", args.lr), ("momentum", args.momentum),
+                                                 ("nesterov", args.nesterov or None)) if value is not None}
+    for name in sorted(set(settings) - fields):
+        raise CommandError(f"--{name} does not apply to --optimizer {args.optimizer}", 2)
+    try:
+        return cls(**settings)
+    except ValueError as exc:
+        raise CommandError(f"--optimizer {args.optimizer}: {exc}", 2) from None
+
+
 def cmd_train(args: argparse.Namespace) -> int:
-    from . import optimizers
     from .model import MLP
 
-    if args.optimizer != "sgd" and (args.momentum or args.nesterov):
-        raise CommandError("--momentum and --nesterov apply to --optimizer sgd only", 2)
-    if args.nesterov and not args.momentum:
-        raise CommandError("--nesterov needs --momentum > 0", 2)
+    optimizer = _optimizer(args)
     if args.save is not None:
         _check_save_path(args.save)
     _check_device(args.device)
     _check_data(args.data_dir)
-
-    if args.optimizer == "sgd":
-        optimizer = optimizers.SGD(momentum=args.momentum, nesterov=args.nesterov)
-    else:
-        optimizer = optimizers.Adam()
-    if args.lr is not None:
-        optimizer = optimizers.get(optimizer, args.lr)
 
     start = time.monotonic()
     X_train, y_train = _load_split("train", args.data_dir)

@@ -63,10 +63,15 @@ class Config:
     @property
     def label(self) -> str:
         shape = f"{len(self.hidden)}×{self.hidden[0]}" if len(set(self.hidden)) == 1 else "-".join(map(str, self.hidden))
-        return f"{shape} {self.activation} {self.optimizer.upper() if self.optimizer == 'sgd' else self.optimizer.capitalize()}"
+        return f"{shape} {self.activation} {_optimizer_name(self.optimizer)}"
 
     def make_optimizer(self):
-        return {"sgd": _optimizers.SGD, "adam": _optimizers.Adam}[self.optimizer](learning_rate=self.learning_rate)
+        return _optimizers.get(self.optimizer, self.learning_rate)
+
+
+def _optimizer_name(name: str) -> str:
+    """An optimizer as tables and titles show it: its class's name (SGD, Adam, RMSProp...)."""
+    return _optimizers.OPTIMIZERS[name].__name__
 
 
 def _curve(batch_loss: np.ndarray, batch_accuracy: np.ndarray, batch_size: int, n: int, every: int) -> dict:
@@ -309,7 +314,7 @@ def grid_table(records: List[Record]) -> str:
     for optimizer, rate in sorted({(r["optimizer"], r["learning_rate"]) for r in records}):
         chosen = [r for r in records if r["optimizer"] == optimizer and r["learning_rate"] == rate]
         first = chosen[0]
-        lines += [f"### {optimizer.upper() if optimizer == 'sgd' else optimizer.capitalize()}, learning rate {rate} "
+        lines += [f"### {_optimizer_name(optimizer)}, learning rate {rate} "
                   f"(batch {first['batch_size']}, {first['epochs']} epochs): test accuracy", "",
                   "| width \\ depth | " + " | ".join(map(str, depths)) + " |",
                   "|---|" + "---|" * len(depths)]
@@ -401,7 +406,7 @@ def plot_heatmaps(records: List[Record], path: Union[str, Path]) -> Path:
         ax.set_yticks(range(len(widths)), labels=[str(w) for w in widths])
         ax.set_xlabel("hidden layers (depth)")
         ax.set_ylabel("units per hidden layer (width)")
-        ax.set_title(f"{optimizer.upper() if optimizer == 'sgd' else optimizer.capitalize()}, lr {rate}")
+        ax.set_title(f"{_optimizer_name(optimizer)}, lr {rate}")
         fig.colorbar(image, ax=ax, label="test accuracy (%)")
     fig.suptitle("Test accuracy by width and depth")
     return _save_figure(plt, fig, path)

@@ -22,7 +22,7 @@ clips gradients to a global norm of 5.0). Differences:
 
 from . import activations, callbacks, config, data_utils, datasets, initializations, layers, metrics, models, optimizers
 from ._errors import unsupported
-from .activations import linear, relu, sigmoid, softmax, tanh
+from .activations import elu, leaky_relu, linear, relu, sigmoid, softmax, tanh
 from .config import get_training_mode, init_graph, is_training
 from .layers import *  # noqa: F401,F403 - TFLearn exposes its layers at the top level
 from .layers import __all__ as _layers_all
@@ -34,7 +34,7 @@ from .optimizers import SGD, AdaDelta, AdaGrad, Adam, Ftrl, Momentum, Nesterov, 
 
 __all__ = ["DNN", "init_graph", "is_training", "get_training_mode", "activations", "callbacks", "config", "data_utils", "datasets",
            "initializations", "layers", "metrics", "models", "optimizers", "Accuracy",
-           "linear", "relu", "sigmoid", "softmax", "tanh", "SGD", "Momentum", "Nesterov", "Adam",
+           "linear", "relu", "sigmoid", "softmax", "tanh", "leaky_relu", "elu", "SGD", "Momentum", "Nesterov", "Adam",
            "RMSProp", "AdaGrad", "Ftrl", "AdaDelta", "ProximalAdaGrad"] + list(_layers_all)
 
 # The rest of TFLearn's top level, and why each is not here: met in tutorials, so asked for

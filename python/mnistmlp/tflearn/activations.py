@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from ._errors import unsupported
 
-__all__ = ["linear", "relu", "sigmoid", "tanh", "softmax", "get"]
+from .._spec import OUTPUT_ACTIVATIONS
 
-SUPPORTED = ("linear", "relu", "sigmoid", "tanh", "softmax")
-KNOWN_UNSUPPORTED = ("elu", "selu", "relu6", "leaky_relu", "prelu", "crelu", "softplus", "softsign")
+__all__ = ["linear", "relu", "sigmoid", "tanh", "softmax", "leaky_relu", "elu", "get"]
+
+SUPPORTED = OUTPUT_ACTIVATIONS  # every hidden activation, and softmax
+KNOWN_UNSUPPORTED = ("selu", "relu6", "prelu", "crelu", "softplus", "softsign")
 
 
 def _marker(name: str):
@@ -23,7 +25,8 @@ def _marker(name: str):
     return activation
 
 
-linear, relu, sigmoid, tanh, softmax = (_marker(name) for name in SUPPORTED)
+linear, relu, sigmoid, tanh, softmax, leaky_relu, elu = (_marker(name) for name in
+                                                         ("linear", "relu", "sigmoid", "tanh", "softmax", "leaky_relu", "elu"))
 
 
 def get(activation) -> str:

@@ -1,11 +1,14 @@
 """TFLearn's optimizers, with its argument names and defaults, mapped onto mnistmlp's.
 
 ``SGD(learning_rate=0.001, lr_decay=0.0, decay_step=100, staircase=False)``,
-``Momentum(learning_rate=0.001, momentum=0.9, ...)``, ``Nesterov(...)`` and
-``Adam(learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-08)``; by name in
-``regression(optimizer=...)`` as 'sgd', 'momentum', 'nesterov' and 'adam'. ``lr_decay`` > 0
-decays the learning rate as TensorFlow's ``exponential_decay``:
+``Momentum(learning_rate=0.001, momentum=0.9, ...)``, ``Nesterov(...)``,
+``Adam(learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-08)``,
+``RMSProp(learning_rate=0.001, decay=0.9, momentum=0.0, epsilon=1e-10)`` and
+``AdaGrad(learning_rate=0.001, initial_accumulator_value=0.1)``; by name in
+``regression(optimizer=...)`` as 'sgd', 'momentum', 'nesterov', 'adam', 'rmsprop' and
+'adagrad'. ``lr_decay`` > 0 decays the learning rate as TensorFlow's ``exponential_decay``:
 ``lr * lr_decay ** (step / decay_step)`` (``floor`` of the exponent when ``staircase``).
+Ftrl, AdaDelta and ProximalAdaGrad raise NotImplementedError.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 from .. import optimizers as _core_optimizers
 from ._errors import unsupported
 
-__all__ = ["Optimizer", "SGD", "Momentum", "Nesterov", "Adam", "get"]
+__all__ = ["Optimizer", "SGD", "Momentum", "Nesterov", "Adam", "RMSProp", "AdaGrad", "get"]
 
 
 class Optimizer:
@@ -32,6 +35,9 @@ class Optimizer:
 
 
 class _DecayingMomentum(Optimizer):
+    # mnistmlp's optimizer: SGD for plain SGD, Momentum (TFLearn's name) for the others.
+    _engine_class = _core_optimizers.Momentum
+
     def __init__(self, learning_rate, momentum, lr_decay, decay_step, staircase, use_locking, name, nesterov):
         super().__init__(learning_rate, use_locking, name)
         self.momentum, self.lr_decay, self.decay_step, self.staircase = momentum, lr_decay, decay_step, staircase
@@ -40,7 +46,7 @@ class _DecayingMomentum(Optimizer):
 
     def _engine_optimizer(self):
         decay = self.lr_decay if self.lr_decay else None
-        return _core_optimizers.SGD(
+        return self._engine_class(
             learning_rate=self.learning_rate, momentum=self.momentum, nesterov=self.nesterov,
             decay_rate=decay, decay_steps=self.decay_step if decay else None, staircase=bool(self.staircase),
         )
@@ -48,6 +54,8 @@ class _DecayingMomentum(Optimizer):
 
 class SGD(_DecayingMomentum):
     """Plain stochastic gradient descent."""
+
+    _engine_class = _core_optimizers.SGD
 
     def __init__(self, learning_rate=0.001, lr_decay=0.0, decay_step=100, staircase=False,
                  use_locking=False, name="SGD"):
@@ -83,21 +91,45 @@ class Adam(Optimizer):
         return _core_optimizers.Adam(self.learning_rate, self.beta1, self.beta2, self.epsilon)
 
 
-_BY_NAME = {"sgd": SGD, "momentum": Momentum, "nesterov": Nesterov, "adam": Adam}
-_KNOWN_UNSUPPORTED = ("rmsprop", "adagrad", "ftrl", "adadelta", "proximaladagrad")
+class RMSProp(Optimizer):
+    """RMSProp, as TensorFlow 1 computes it (its mean square starts at 1)."""
+
+    def __init__(self, learning_rate=0.001, decay=0.9, momentum=0.0, epsilon=1e-10, use_locking=False,
+                 name="RMSProp"):
+        super().__init__(learning_rate, use_locking, name)
+        self.decay, self.momentum, self.epsilon = decay, momentum, epsilon
+        self._engine_optimizer()
+
+    def _engine_optimizer(self):
+        return _core_optimizers.RMSProp(self.learning_rate, self.decay, self.momentum, self.epsilon)
+
+
+class AdaGrad(Optimizer):
+    """AdaGrad, as TensorFlow 1 computes it (no epsilon)."""
+
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, use_locking=False, name="AdaGrad"):
+        super().__init__(learning_rate, use_locking, name)
+        self.initial_accumulator_value = initial_accumulator_value
+        self._engine_optimizer()
+
+    def _engine_optimizer(self):
+        return _core_optimizers.AdaGrad(self.learning_rate, self.initial_accumulator_value)
+
+
+_BY_NAME = {"sgd": SGD, "momentum": Momentum, "nesterov": Nesterov, "adam": Adam, "rmsprop": RMSProp,
+            "adagrad": AdaGrad}
+_KNOWN_UNSUPPORTED = ("ftrl", "adadelta", "proximaladagrad")
 
 
 def _unsupported_optimizer(class_name: str):
     class Unsupported(Optimizer):
         def __init__(self, *args, **kwargs):
-            raise unsupported(f"the {class_name} optimizer", "use SGD, Momentum, Nesterov or Adam")
+            raise unsupported(f"the {class_name} optimizer", "use SGD, Momentum, Nesterov, Adam, RMSProp or AdaGrad")
 
     Unsupported.__name__ = Unsupported.__qualname__ = class_name
     return Unsupported
 
 
-RMSProp = _unsupported_optimizer("RMSProp")
-AdaGrad = _unsupported_optimizer("AdaGrad")
 Ftrl = _unsupported_optimizer("Ftrl")
 AdaDelta = _unsupported_optimizer("AdaDelta")
 ProximalAdaGrad = _unsupported_optimizer("ProximalAdaGrad")
