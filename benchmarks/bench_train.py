@@ -1,4 +1,4 @@
-"""Training and inference speed: mnistmlp against NumPy (mnistmlp.reference) and PyTorch.
+"""Training and inference speed: mnistmlp against NumPy (mnistmlp.numpy_baseline) and PyTorch.
 
 Usage (from the repository root; the real MNIST comes from --data-dir or $MNISTMLP_DATA)::
 
@@ -12,7 +12,7 @@ Usage (from the repository root; the real MNIST comes from --data-dir or $MNISTM
 trained by every peer:
 
 - ``mnistmlp``: ``MLP(sizes, optimizer=..., threads=t).fit(X, y, epochs=1, batch_size=b)``;
-- ``numpy``: ``mnistmlp.reference.NumpyMLP.fit_epoch`` (NumPy, vectorised per mini-batch)
+- ``numpy``: ``mnistmlp.numpy_baseline.NumpyMLP.fit_epoch`` (NumPy, vectorised per mini-batch)
   inside ``threadpoolctl.threadpool_limits(t)``;
 - ``torch``: idiomatic eager PyTorch with ``torch.set_num_threads(t)``: an ``nn.Sequential``
   of ``nn.Linear``/``nn.ReLU``, ``torch.optim.SGD``/``Adam``, ``F.cross_entropy``, mini-batches
@@ -69,6 +69,7 @@ import numpy as np
 import _common as common
 import mnistmlp
 from mnistmlp import reference
+from mnistmlp.numpy_baseline import NumpyMLP
 
 CONFIGS: Dict[str, List[int]] = {
     "A": [784, 100, 10],
@@ -134,10 +135,9 @@ class MnistmlpPeer:
 class NumpyPeer:
     name = "numpy"
 
-    def _model(self, sizes, optimizer: str, weights) -> reference.NumpyMLP:
+    def _model(self, sizes, optimizer: str, weights) -> NumpyMLP:
         make_optimizer = reference.SGD if optimizer == "sgd" else reference.Adam
-        model = reference.NumpyMLP(sizes, optimizer=make_optimizer(LEARNING_RATES[optimizer]),
-                                   seed=SEED, dtype=np.float32)
+        model = NumpyMLP(sizes, optimizer=make_optimizer(LEARNING_RATES[optimizer]), seed=SEED, dtype=np.float32)
         model.params = [(W.copy(), b.copy()) for W, b in weights]
         return model
 
@@ -372,7 +372,7 @@ def warm_up(peers, data: common.Mnist, threads: Sequence[int]) -> None:
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description="Time one training epoch (and inference) of mnistmlp, the NumPy reference "
+        description="Time one training epoch (and inference) of mnistmlp, the NumPy baseline "
                     "and PyTorch, interleaved, and print a Markdown table of medians.",
         epilog="Default: config A, sgd and adam, batch sizes 10,32,128,1024, all cores. "
                "Explicit options override --full's selection.",
