@@ -491,15 +491,7 @@ def loss_value(output_activation: str, loss: str, z_L, a_L, Y) -> float:
     a_L = np.asarray(a_L)
     B, K = z_L.shape
     Y, labels = _as_targets(Y, B, K, a_L.dtype)
-    if loss == "categorical_crossentropy":
-        log_p = _log_softmax(z_L)
-        if labels is not None:
-            return -float(log_p[np.arange(B), labels].sum()) / B
-        return -float(np.vdot(Y, log_p)) / B
-    if Y is None:
-        Y = _one_hot(labels, K, a_L.dtype)
-    d = a_L - Y
-    return float(np.vdot(d, d)) / d.size
+    return _loss_and_output_grad(output_activation, loss, z_L, a_L, Y, labels)[0]
 
 
 def _weight_decay_value(params: Params, weight_decay: float) -> float:
