@@ -13,8 +13,6 @@ namespace {
 constexpr index_t kRowTile = 16;
 constexpr index_t kColumnTile = 64;
 
-inline index_t tiles(index_t n, index_t tile) { return (n + tile - 1) / tile; }
-
 }  // namespace
 
 template <typename T>

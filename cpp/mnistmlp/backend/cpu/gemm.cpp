@@ -64,7 +64,7 @@ constexpr index_t kDepthBlock = 384;
 constexpr index_t kMaxRows = 96;   // rows of A per packed block (a multiple of every MR)
 constexpr index_t kMaxCols = 256;  // columns of B per packed block (a multiple of every NR)
 
-inline index_t round_up(index_t n, index_t m) { return (n + m - 1) / m * m; }
+inline index_t round_up(index_t n, index_t m) { return tiles(n, m) * m; }
 
 // pa: micro-panels of MR rows, each kc deep, rows past M zero.
 template <typename G>
@@ -259,7 +259,7 @@ void gemm_with(float* C, index_t ldc, index_t M, index_t N, index_t K, const ker
   float* pb = pa + kMaxRows * kDepthBlock;
   float* tile = pb + kDepthBlock * kMaxCols;
   const index_t nc_full = std::min(kMaxCols, round_up(N, NR));
-  const index_t row_blocks = (M + kMaxRows - 1) / kMaxRows;
+  const index_t row_blocks = tiles(M, kMaxRows);
   if (K == 0) {
 #pragma omp for schedule(static)
     for (index_t i = 0; i < M; ++i) std::fill(C + i * ldc, C + i * ldc + N, 0.0f);
@@ -289,11 +289,11 @@ void gemm_with(float* C, index_t ldc, index_t M, index_t N, index_t K, const ker
     // thread, from row tiles of even height. Tile sizes only decide who computes what, never
     // the arithmetic.
     index_t mc = std::min(kMaxRows, round_up(tiles(M, row_blocks), MR)), nc = nc_full;
-    while ((round_up(M, mc) / mc) * (round_up(N, nc) / nc) < 2 * threads && (mc > MR || nc > NR)) {
+    while (tiles(M, mc) * tiles(N, nc) < 2 * threads && (mc > MR || nc > NR)) {
       if (nc > NR && (nc >= mc || mc <= MR)) nc = round_up(nc / 2, NR);
       else mc = round_up(mc / 2, MR);
     }
-    const index_t row_tiles = (M + mc - 1) / mc, col_tiles = (N + nc - 1) / nc;
+    const index_t row_tiles = tiles(M, mc), col_tiles = tiles(N, nc);
     // Column tiles outermost: a thread's run of tasks covers every row tile of its column
     // tiles, so a shorter last row tile does not leave one thread with less work (at batch
     // 128, rows 96 + 32 in row-major order gave one thread three quarters of the product).

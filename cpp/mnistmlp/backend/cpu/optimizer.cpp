@@ -10,7 +10,7 @@ namespace {
 constexpr index_t kChunk = 4096;
 }
 
-index_t norm_chunks(index_t n) { return (n + kChunk - 1) / kChunk; }
+index_t norm_chunks(index_t n) { return tiles(n, kChunk); }
 
 LearningRate sgd_learning_rate(const OptimizerConfig& config, std::int64_t step) {
   LearningRate rate;

@@ -66,22 +66,22 @@ constexpr int kMaxSplits = 32;
 template <class S>
 int tile_count(const Shape& s) {
   if (s.M == 0) return 0;
-  return static_cast<int>(((s.M + S::BM - 1) / S::BM) * ((s.N + S::BN - 1) / S::BN));
+  return static_cast<int>(tiles(s.M, S::BM) * tiles(s.N, S::BN));
 }
 
 template <class S>
 Split split_for(const Shape& s, int sms) {
   Split split;
   if (s.M == 0) return split;
-  split.tiles_n = static_cast<int>((s.N + S::BN - 1) / S::BN);
+  split.tiles_n = static_cast<int>(tiles(s.N, S::BN));
   split.tiles = tile_count<S>(s);
   index_t splits = 1;
   if (split.tiles < sms)
     splits = std::max<index_t>(1, std::min<index_t>({(sms + split.tiles - 1) / split.tiles,
                                                       s.K / kMinSplitK, kMaxSplits}));
-  const index_t per_split = (s.K + splits - 1) / splits;
+  const index_t per_split = tiles(s.K, splits);
   split.split_k = std::max<index_t>(S::BK, (per_split + S::BK - 1) / S::BK * S::BK);
-  split.splits = static_cast<int>((s.K + split.split_k - 1) / split.split_k);
+  split.splits = static_cast<int>(tiles(s.K, split.split_k));
   return split;
 }
 

@@ -162,7 +162,7 @@ struct LossPartial {
   index_t correct = 0;
 };
 constexpr int kLossThreads = 256;  // rows per block, so partials = ceil(B / kLossThreads)
-inline index_t loss_partials(index_t B) { return (B + kLossThreads - 1) / kLossThreads; }
+inline index_t loss_partials(index_t B) { return tiles(B, kLossThreads); }
 
 // The fused output activation + loss of kernels/loss.hpp over rows [0, B) of the logits:
 // a = output activations, dz (may be null) = d(mean loss)/dz with `scale`, per-block

@@ -216,7 +216,7 @@ class PinnedRegion {
 };
 
 inline unsigned blocks_for(index_t n, int threads) {
-  return static_cast<unsigned>((n + threads - 1) / threads);
+  return static_cast<unsigned>(tiles(n, threads));
 }
 
 template <typename T>
