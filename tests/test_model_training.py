@@ -293,3 +293,17 @@ def test_moving_averages_run_on_through_a_model_file(tmp_path):
             assert before.history["loss_moving_average"][0] == pytest.approx(loss_average, rel=1e-6)
     assert after.history["loss_moving_average"][0] == pytest.approx(loss_average, rel=1e-6)
     assert after.history["accuracy_moving_average"][0] == pytest.approx(accuracy_average, rel=1e-6)
+
+
+def test_callbacks_get_a_public_progress_object():
+    X, y = mnist_like(n=300)
+    seen = []
+
+    class Recorder:
+        def on_progress(self, progress):
+            seen.append(progress)
+
+    mnistmlp.MLP([784, 8, 10], seed=0).fit(X, y, epochs=1, batch_size=30, verbose=0, callbacks=[Recorder()])
+    assert seen and all(type(p) is mnistmlp.Progress for p in seen)
+    last = seen[-1]
+    assert (last.samples_done, last.samples_total, last.batches_done, last.batches_total, last.step) == (300, 300, 10, 10, 10)

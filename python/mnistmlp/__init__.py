@@ -11,7 +11,7 @@ if "GOMP_SPINCOUNT" not in _os.environ and "OMP_WAIT_POLICY" not in _os.environ:
     _os.environ["GOMP_SPINCOUNT"] = "1000"
 
 try:
-    from . import _core
+    from . import _core as _core  # the "as" re-exports it to the package's modules
 except ImportError as exc:  # pragma: no cover - only when the package was not built
     raise ImportError(
         "mnistmlp's compiled engine (mnistmlp._core) could not be imported: "
@@ -24,7 +24,7 @@ from . import datasets, optimizers, reference
 from ._config import (cuda_available, get_config, get_flush_denormal, get_simd, set_flush_denormal, set_simd,
                       show_config)
 from ._modelfile import ModelFileError
-from .model import MLP, History
+from .model import MLP, History, Progress
 
 __version__ = _core.__version__
 
@@ -41,6 +41,6 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'mnistmlp' has no attribute {name!r}")
 
 __all__ = [
-    "MLP", "History", "ModelFileError", "__version__", "cuda_available", "datasets", "get_config",
+    "MLP", "History", "ModelFileError", "Progress", "__version__", "cuda_available", "datasets", "get_config",
     "get_flush_denormal", "get_simd", "optimizers", "reference", "set_flush_denormal", "set_simd", "show_config",
 ]

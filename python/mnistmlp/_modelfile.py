@@ -259,7 +259,8 @@ def _read_description(metadata: Dict[str, str]) -> Any:
              f"model file format version {version!r} is not supported by this mnistmlp "
              f"(it reads version {FORMAT_VERSION})")
     text = metadata.get(FORMAT)
-    _require(text is not None, f"the model description (metadata '{FORMAT}') is missing")
+    if text is None:
+        raise ModelFileError(f"the model description (metadata '{FORMAT}') is missing")
     _require(len(text) <= DESCRIPTION_LIMIT,
              f"its model description is {len(text):,} characters long, more than the "
              f"{DESCRIPTION_LIMIT:,} a model file may have")

@@ -204,6 +204,8 @@ class Optimizer:
     ``engine`` the update rule the engine runs.
     """
 
+    learning_rate: float  # every optimizer's first setting
+
     name: ClassVar[str]
     engine: ClassVar[str]
     constraints: ClassVar[Dict[str, Rule]]
@@ -333,7 +335,7 @@ def optimizer_from_dict(settings: Mapping[str, Any]) -> Optimizer:
     """The optimizer a model file's ``{"name": ..., settings...}`` describes: exactly the
     fields of its class, each obeying its rule."""
     settings = dict(settings)
-    cls = OPTIMIZERS[OneOf(OPTIMIZERS).check("optimizer.name", settings.pop("name", None))]
+    cls: Any = OPTIMIZERS[OneOf(tuple(OPTIMIZERS)).check("optimizer.name", settings.pop("name", None))]
     fields = [field.name for field in dataclasses.fields(cls)]
     unknown = sorted(set(settings) - set(fields))
     missing = [name for name in fields if name not in settings]
@@ -482,7 +484,8 @@ def make_optimizer(optimizer: Any, learning_rate: Optional[float] = None) -> Opt
         if name not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {optimizer!r}; expected one of: {', '.join(OPTIMIZERS)} "
                              "or an object from mnistmlp.optimizers")
-        return OPTIMIZERS[name]() if learning_rate is None else OPTIMIZERS[name](learning_rate=learning_rate)
+        cls: Any = OPTIMIZERS[name]  # a subclass, whose settings all have defaults
+        return cls() if learning_rate is None else cls(learning_rate=learning_rate)
     if isinstance(optimizer, Optimizer):
         return optimizer if learning_rate is None else dataclasses.replace(optimizer, learning_rate=learning_rate)
     raise TypeError(f"optimizer must be a name ({', '.join(OPTIMIZERS)}) or an mnistmlp.optimizers object, "

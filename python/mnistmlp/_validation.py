@@ -10,6 +10,7 @@ import numbers
 import os
 import sys
 import warnings
+from types import FrameType
 from typing import Optional, Tuple
 
 import numpy as np
@@ -25,11 +26,12 @@ _RANGE_SAMPLE_ROWS = 256
 def check_int(name: str, value, minimum: int, maximum: Optional[int] = None) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
-    if maximum is not None and value > maximum:
-        raise ValueError(f"{name} must be at most {maximum}, got {value}")
-    return int(value)
+    number = int(value)
+    if number < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {number}")
+    if maximum is not None and number > maximum:
+        raise ValueError(f"{name} must be at most {maximum}, got {number}")
+    return number
 
 
 def as_inputs(X, n_features: int, what: str = "X") -> np.ndarray:
@@ -89,7 +91,8 @@ def stacklevel_outside_package() -> int:
     """The warnings stacklevel of the first caller outside mnistmlp, so a warning points at
     the user's line however deep in the package it was raised."""
     package = os.path.dirname(os.path.abspath(__file__))
-    frame, level = sys._getframe(1), 1
+    frame: Optional[FrameType] = sys._getframe(1)
+    level = 1
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
         frame, level = frame.f_back, level + 1
     return level

@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Callable, NoReturn, Optional, Sequence, TypeVar
 
 __all__ = ["main", "build_parser", "CommandError"]
 
@@ -58,7 +58,10 @@ class _UsageError(Exception):
 # -- argument types: each refuses a bad value with a message naming what is expected --------
 
 
-def _number(text: str, kind: Callable, what: str) -> float:
+Number = TypeVar("Number", int, float)
+
+
+def _number(text: str, kind: Callable[[str], Number], what: str) -> Number:
     try:
         value = kind(text)
     except ValueError:
@@ -123,7 +126,7 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 class _Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors become :class:`_UsageError` (one line, no usage dump)."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         raise _UsageError(self.prog, message)
 
 
@@ -164,7 +167,7 @@ def _check_device(device: str) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The parser of the whole command line."""
     from . import __version__
-    from ._spec import ACTIVATIONS, DTYPES, OPTIMIZERS, WEIGHT_INITS
+    from ._spec import ACTIVATIONS, DTYPES, OPTIMIZERS, WEIGHT_INITS, make_optimizer
 
     parser = _Parser(
         prog=PROG,
@@ -206,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the optimizer (TensorFlow 1's update rules; see mnistmlp.optimizers)")
     train.add_argument("--lr", type=positive_float, default=None, metavar="RATE",
                        help="learning rate (default: the optimizer's own: "
-                            + ", ".join(f"{name} {cls().learning_rate:g}" for name, cls in OPTIMIZERS.items()) + ")")
+                            + ", ".join(f"{name} {make_optimizer(name).learning_rate:g}" for name in OPTIMIZERS) + ")")
     train.add_argument("--momentum", type=fraction, default=None, metavar="M",
                        help="momentum in [0, 1), for the optimizers that have one (sgd, momentum, rmsprop)")
     train.add_argument("--nesterov", action="store_true",

@@ -30,7 +30,7 @@ import json
 import math
 import statistics
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -42,7 +42,7 @@ from .model import MLP
 __all__ = ["Config", "PRESETS", "StudyResult", "run_grid", "run_configs", "run_preset", "tutorial_table",
            "grid_table", "plot_learning_curves", "plot_heatmaps"]
 
-Record = Dict[str, object]
+Record = Dict[str, Any]
 
 #: TFLearn's settings, which the tutorial used: truncated normal (stddev 0.02) weights and
 #: gradients clipped to a global norm of 5.0.
@@ -174,10 +174,7 @@ def run_grid(widths: Iterable[int], depths: Iterable[int], optimizers: Iterable[
     """
     configs = []
     for width, depth, optimizer in itertools.product(widths, depths, optimizers):
-        if isinstance(learning_rates, Mapping):
-            rates = learning_rates[optimizer]
-        else:
-            rates = learning_rates
+        rates = learning_rates[optimizer] if isinstance(learning_rates, Mapping) else learning_rates
         for rate in ([rates] if isinstance(rates, (int, float)) else rates):
             configs.append(Config((int(width),) * int(depth), optimizer, float(rate), activation, batch_size, epochs))
     return run_configs(configs, list(seeds), **kwargs)

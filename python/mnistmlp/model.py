@@ -25,7 +25,7 @@ from ._spec import (ACTIVATIONS, DEVICES, LOSSES, OUTPUT_ACTIVATIONS, WEIGHT_INI
                     OneOf, Optimizer, check_training, shown)
 from ._validation import as_inputs, check_int, check_xy, stacklevel_outside_package
 
-__all__ = ["MLP", "History", "ACTIVATIONS", "OUTPUT_ACTIVATIONS", "LOSSES", "WEIGHT_INITS"]
+__all__ = ["MLP", "History", "Progress", "ACTIVATIONS", "OUTPUT_ACTIVATIONS", "LOSSES", "WEIGHT_INITS"]
 
 # One per fit() call: the engine may keep a fit's data on the GPU across its epochs, and
 # reads it again when the token changes.
@@ -108,6 +108,30 @@ def _check_description(description: Any) -> Tuple[ModelSpec, Dict[str, Any]]:
     except (TypeError, ValueError) as exc:
         raise ModelFileError(str(exc)) from None
     return spec, rest
+
+
+@dataclasses.dataclass(frozen=True)
+class Progress:
+    """How far an epoch of :meth:`MLP.fit` has come: what callbacks' ``on_progress`` gets,
+    at most about every 0.1 s and once at the epoch's end."""
+
+    samples_done: int
+    samples_total: int
+    batches_done: int
+    batches_total: int
+    #: Optimizer updates so far, all epochs.
+    step: int
+    #: TFLearn's displayed figures: moving averages over about the last ten batches.
+    loss_average: float
+    accuracy_average: float
+    #: Over this epoch's batches so far: the mean batch loss, and correct / samples.
+    epoch_loss: float
+    epoch_accuracy: float
+    seconds: float
+
+    @classmethod
+    def _of(cls, engine_progress: _core.EpochProgress) -> "Progress":
+        return cls(**{field.name: getattr(engine_progress, field.name) for field in dataclasses.fields(cls)})
 
 
 class History:
@@ -333,7 +357,7 @@ class MLP:
         ``verbose=1`` draws a live progress bar per epoch on a terminal (one line per epoch
         elsewhere); ``verbose=0`` prints nothing. Each callback may define
         ``on_epoch_begin(epoch)``, ``on_progress(progress)`` (called at most about every 0.1 s
-        during an epoch with a ``_core.EpochProgress``; return False to stop) and
+        during an epoch with a :class:`Progress`; return False to stop) and
         ``on_epoch_end(epoch, logs)``.
         Ctrl-C stops between two batches, leaves the model consistent and raises
         KeyboardInterrupt. NaN or Inf in ``X`` raises ValueError naming the first row and
@@ -390,7 +414,8 @@ class MLP:
         """One epoch in the engine, reporting to ``display`` and the callbacks' on_progress."""
         listeners = [display.update] + [c.on_progress for c in callbacks if hasattr(c, "on_progress")]
 
-        def report(progress) -> bool:
+        def report(engine_progress: _core.EpochProgress) -> bool:
+            progress = Progress._of(engine_progress)
             keep_going = True
             for listener in listeners:
                 if listener(progress) is False:

@@ -22,6 +22,7 @@ Loading a file:
 
 from __future__ import annotations
 
+import functools
 import os
 import zlib
 from dataclasses import dataclass
@@ -326,14 +327,15 @@ class IdxDataset:
         progress: Optional[bool] = None,
     ) -> List[Path]:
         """The paths of ``files``, after downloading the missing ones if ``download``."""
-        paths = {file: self.locate(file, data_dir) for file in files}
-        missing = [file for file, path in paths.items() if path is None]
+        found = {file: self.locate(file, data_dir) for file in files}
+        missing = [file for file, path in found.items() if path is None]
         if missing and not download:
             raise DataError(
                 f"{self.name} files missing from {self._dirs_text(data_dir)}: "
                 f"{', '.join(file.name for file in missing)} (looked for each with and without "
                 f".gz).\n{self._hint(data_dir, 'pass download=True or call fetch() to download them')}"
             )
+        paths = {file: path for file, path in found.items() if path is not None}
         target_dir = self.data_dir(data_dir)
         bases = self.mirrors if mirrors is None else mirrors
         for file in missing:
@@ -342,13 +344,17 @@ class IdxDataset:
             _download.download(
                 [base.rstrip("/") + "/" + remote_name for base in bases],
                 target,
-                lambda path, url, file=file: self._read_source(file, path, name=url),
+                functools.partial(self._verify_download, file),
                 hint=self._hint(data_dir, "check your connection and retry later"),
                 progress=progress,
                 max_size=file.max_gzip_size,
             )
             paths[file] = target
         return [paths[file] for file in files]
+
+    def _verify_download(self, file: IdxFile, path: Path, url: str) -> None:
+        """A download of ``file`` checks as a found file does (errors name the URL)."""
+        self._read_source(file, path, name=url)
 
     def _read(self, file: IdxFile, path: Path) -> np.ndarray:
         """The verified array of ``file``, stored at ``path``: from the cache if possible."""

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Optional
 
-from ._files import atomic_write, read_file
+from ._files import BytesLike, atomic_write, read_file
 
 
 def user_cache_dir() -> Path:
@@ -48,7 +48,7 @@ def get(sha256: str, size: Optional[int] = None) -> Optional[bytearray]:
     return data if hashlib.sha256(data).hexdigest() == sha256.lower() else None
 
 
-def put(sha256: str, data: bytes) -> None:
+def put(sha256: str, data: BytesLike) -> None:
     """Cache ``data``, whose SHA-256 the caller has verified to be ``sha256``, if possible."""
     path = entry_path(sha256)
     try:

@@ -31,7 +31,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, List, Optional, Sequence, Tuple
+from typing import IO, Any, Callable, List, Optional, Sequence, Tuple, cast
 
 from .._progress import ProgressBar
 from ._errors import DataError, DownloadError
@@ -125,7 +125,7 @@ def _check_writable(folder: Path, hint: str) -> None:
 
 def _receive(
     url: str,
-    out: BinaryIO,
+    out: IO[bytes],
     deadline: _Deadline,
     *,
     progress: Optional[bool],
@@ -244,7 +244,7 @@ class _HTTPHandler(urllib.request.HTTPHandler):
         self._deadline = deadline
 
     def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(_WatchedHTTPConnection, req, deadline=self._deadline)
+        return self.do_open(cast(Any, _WatchedHTTPConnection), req, deadline=self._deadline)
 
 
 class _HTTPSHandler(urllib.request.HTTPSHandler):
@@ -253,7 +253,7 @@ class _HTTPSHandler(urllib.request.HTTPSHandler):
         self._deadline = deadline
 
     def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(_WatchedHTTPSConnection, req, deadline=self._deadline)
+        return self.do_open(cast(Any, _WatchedHTTPSConnection), req, deadline=self._deadline)
 
 
 def _reason(exc: BaseException, timeout: float) -> str:

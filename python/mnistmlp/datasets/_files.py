@@ -6,9 +6,10 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
-from typing import BinaryIO, Iterator, Optional, Union
+from typing import IO, Iterator, Optional, Union
 
 PathLike = Union[str, "os.PathLike[str]"]
+BytesLike = Union[bytes, bytearray, memoryview]
 
 
 def read_file(path: PathLike, max_size: Optional[int] = None) -> bytearray:
@@ -26,7 +27,7 @@ def read_file(path: PathLike, max_size: Optional[int] = None) -> bytearray:
 
 
 @contextlib.contextmanager
-def atomic_write(target: PathLike) -> Iterator[BinaryIO]:
+def atomic_write(target: PathLike) -> Iterator[IO[bytes]]:
     """Write ``target`` all at once, or not at all.
 
     Yields a temporary file in ``target``'s folder (its ``name`` is its path, so it can be

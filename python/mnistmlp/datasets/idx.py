@@ -46,12 +46,12 @@ import math
 import os
 import struct
 import zlib
-from typing import BinaryIO, Dict, Iterator, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, BinaryIO, Dict, Iterator, NamedTuple, Optional, Sequence, Tuple, Union, cast
 
 import numpy as np
 
 from ._errors import DataError
-from ._files import PathLike, atomic_write
+from ._files import BytesLike, PathLike, atomic_write
 
 __all__ = [
     "GZIP_MAGIC",
@@ -89,7 +89,6 @@ _CHUNK_SIZE = 1 << 20
 _EXCESS_PROBE = 1 << 16
 
 Shape = Sequence[Optional[int]]
-BytesLike = Union[bytes, bytearray, memoryview]
 
 
 def _type_names() -> str:
@@ -123,7 +122,7 @@ def _uncompressed(file: BinaryIO) -> Iterator[Tuple[BinaryIO, Optional[int]]]:
     file.seek(0)
     if compressed:
         with gzip.GzipFile(fileobj=file) as stream:
-            yield stream, None
+            yield cast(BinaryIO, stream), None
     else:
         yield file, size
 
@@ -322,7 +321,7 @@ def read_content(
     Raises :class:`DataError` naming the file, like :func:`read_idx`.
     """
     name = _source_name(source, name)
-    checks = {"name": name, "expected_magic": expected_magic, "expected_shape": expected_shape}
+    checks: Dict[str, Any] = {"name": name, "expected_magic": expected_magic, "expected_shape": expected_shape}
     if isinstance(source, (str, os.PathLike)):
         with _reading(name), open(source, "rb") as file, _uncompressed(file) as (stream, size):
             return _read_idx_stream(stream, size, **checks)

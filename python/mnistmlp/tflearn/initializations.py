@@ -9,7 +9,7 @@ every run.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Callable, Dict, Sequence
 
 import numpy as np
 
@@ -125,7 +125,7 @@ def _check_unused(shape, seed) -> None:
         raise unsupported("per-initialiser seeds", "seed the whole model with tflearn.init_graph(seed=...)")
 
 
-_BY_NAME = {
+_BY_NAME: Dict[str, Callable[[], Initializer]] = {
     "truncated_normal": truncated_normal,
     "normal": normal,
     "uniform": uniform,

@@ -13,6 +13,8 @@ Ftrl, AdaDelta and ProximalAdaGrad raise NotImplementedError.
 
 from __future__ import annotations
 
+from typing import Callable
+
 from .. import optimizers as _core_optimizers
 from ._errors import unsupported
 
@@ -36,7 +38,7 @@ class Optimizer:
 
 class _DecayingMomentum(Optimizer):
     # mnistmlp's optimizer: SGD for plain SGD, Momentum (TFLearn's name) for the others.
-    _engine_class = _core_optimizers.Momentum
+    _engine_class: Callable[..., _core_optimizers.Optimizer] = _core_optimizers.Momentum
 
     def __init__(self, learning_rate, momentum, lr_decay, decay_step, staircase, use_locking, name, nesterov):
         super().__init__(learning_rate, use_locking, name)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import List, Optional
+from typing import Any, List, Optional
 
 from .. import activations, initializations
 from .._errors import unsupported
@@ -33,7 +33,11 @@ class Variable:
 class Layer:
     """A node of a network: its kind, its input, its output shape and its settings."""
 
-    def __init__(self, kind: str, incoming: Optional["Layer"], shape: List[Optional[int]], name: str, **settings) -> None:
+    # fully_connected's weights and biases, as DNN.get_weights takes them
+    W: Variable
+    b: Variable
+
+    def __init__(self, kind: str, incoming: Optional["Layer"], shape: List[Optional[int]], name: str, **settings: Any) -> None:
         self.kind = kind
         self.incoming = incoming
         self.shape = shape
@@ -46,7 +50,7 @@ class Layer:
     @property
     def n_features(self) -> int:
         """Values per sample at this layer's output (the product of its shape past the batch)."""
-        return math.prod(self.shape[1:])
+        return math.prod(size for size in self.shape[1:] if size is not None)  # only the batch is None
 
     def __repr__(self) -> str:
         return f"<tflearn layer {self.name}: {self.kind}, shape {self.shape}>"
