@@ -41,6 +41,10 @@ MNISTMLP_HOST_DEVICE inline T activation_derivative(Activation act, T a) {
   }
 }
 
+#ifndef __CUDACC__
+// The CPU's loop over an array: CUDA sources, compiled without OpenMP, take only the
+// per-element functions above (their host compiler would warn about the simd pragmas).
+
 // x[0..n) = f(x[0..n)), in place.
 template <typename T>
 inline void activation_forward(T* x, index_t n, Activation act) {
@@ -61,5 +65,6 @@ inline void activation_forward(T* x, index_t n, Activation act) {
     default: break;
   }
 }
+#endif  // __CUDACC__
 
 }  // namespace mnistmlp::kernels
