@@ -117,6 +117,7 @@ class NumpyMLP:
             raise ValueError("X is empty")
         Y, labels = _as_targets(y, N, K, self.dtype)
         if labels is None:
+            assert Y is not None                 # _as_targets gives Y or labels
             true_class = Y.argmax(axis=1)
         else:
             true_class = labels

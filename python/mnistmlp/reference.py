@@ -56,7 +56,7 @@ from __future__ import annotations
 
 import math
 from itertools import chain
-from typing import Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -289,8 +289,8 @@ def _elu(z):
     return np.where(z < 0, np.exp(np.minimum(z, 0)) - 1, z)
 
 
-_ACTIVATION_FUNCTIONS = {"relu": _relu, "sigmoid": _sigmoid, "tanh": np.tanh, "linear": _linear, "softmax": _softmax,
-                         "leaky_relu": _leaky_relu, "elu": _elu}
+_ACTIVATION_FUNCTIONS: Dict[str, Callable[[np.ndarray], np.ndarray]] = {"relu": _relu, "sigmoid": _sigmoid, "tanh": np.tanh, "linear": _linear, "softmax": _softmax,
+                                                                    "leaky_relu": _leaky_relu, "elu": _elu}
 
 
 def _activation_backward(activation: str, da: np.ndarray, z: np.ndarray, a: np.ndarray) -> np.ndarray:
@@ -383,7 +383,7 @@ def _dropout_scales(params: Params, B: int, dropout, masks) -> List[Optional[np.
     masks = list(masks)
     if len(masks) != n_hidden:
         raise ValueError(f"need one dropout mask per hidden layer ({n_hidden}), got {len(masks)}")
-    scales = []
+    scales: List[Optional[np.ndarray]] = []
     for l, (mask, p, (W, _)) in enumerate(zip(masks, rates, params[:-1]), start=1):
         mask = np.asarray(mask)
         try:
@@ -458,6 +458,7 @@ def _loss_and_output_grad(output_activation: str, loss: str, z: np.ndarray, a: n
             dz = a.copy()
             dz[rows, labels] -= 1
         else:
+            assert Y is not None                 # targets are Y or labels, never neither
             value = -float(np.vdot(Y, log_p)) / B
             dz = a * Y.sum(axis=1, keepdims=True)
             dz -= Y
@@ -465,6 +466,7 @@ def _loss_and_output_grad(output_activation: str, loss: str, z: np.ndarray, a: n
         return value, dz
     # mean_square: J = (1/(B K)) sum (a - y)^2, dJ/da = 2 (a - y) / (B K)
     if Y is None:
+        assert labels is not None
         Y = _one_hot(labels, K, a.dtype)
     da = a - Y
     value = float(np.vdot(da, da)) / da.size
@@ -644,13 +646,13 @@ class SGD:
         (float32: TensorFlow's float32 arithmetic, an ``np.float32``)."""
         if np.dtype(dtype) == np.float32:
             lr = np.float32(self.learning_rate)
-            if self.decay_rate is None:
+            if self.decay_rate is None or self.decay_steps is None:  # __init__ sets both or neither
                 return lr
             p = np.float32(t) / np.float32(self.decay_steps)
             if self.staircase:
                 p = np.floor(p)
             return lr * np.float32(self.decay_rate) ** p   # float32 scalar power: the C library's powf
-        if self.decay_rate is None:
+        if self.decay_rate is None or self.decay_steps is None:
             return self.learning_rate
         exponent = t / self.decay_steps
         if self.staircase:
@@ -695,10 +697,10 @@ def float32_beta_power(beta: float, t: int) -> np.float32:
     """
     if t < 1:
         raise ValueError(f"update numbers count from 1, got {t}")
-    beta = np.float32(beta)
-    power = beta
+    factor = np.float32(beta)
+    power = factor
     for _ in range(t - 1):
-        power = power * beta
+        power = power * factor
     return power
 
 
@@ -766,15 +768,15 @@ class Adam:
 
     def step(self, params: Params, grads: Grads) -> None:
         """Apply one update to ``params`` in place."""
-        self.m = _check_state(self.m, params, grads, "Adam")
-        self.v = _check_state(self.v, params, grads, "Adam")
+        self.m = first = _check_state(self.m, params, grads, "Adam")
+        self.v = second = _check_state(self.v, params, grads, "Adam")
         self.t += 1
         if _check_params(params) == np.float32:
-            self._float32_step(params, grads)
+            self._float32_step(params, grads, first, second)
             return
         b1, b2 = self.beta1, self.beta2
         lr_t = self.step_size(self.t)
-        for w, g, m, v in zip(_flat(params), _flat(grads), self.m, self.v):
+        for w, g, m, v in zip(_flat(params), _flat(grads), first, second):
             m *= b1
             m += (1.0 - b1) * g                   # m <- b1 m + (1 - b1) g
             v *= b2
@@ -785,13 +787,13 @@ class Adam:
             step *= lr_t
             w -= step
 
-    def _float32_step(self, params: Params, grads: Grads) -> None:
+    def _float32_step(self, params: Params, grads: Grads, first: List[np.ndarray], second: List[np.ndarray]) -> None:
         b1, b2, eps = np.float32(self.beta1), np.float32(self.beta2), np.float32(self.epsilon)
         p1, p2 = self._float32_powers(self.t)
         self._powers = (self.t, p1, p2)
         alpha = self.step_size(self.t, np.float32)
         one_b1, one_b2 = np.float32(1) - b1, np.float32(1) - b2
-        for w, g, m, v in zip(_flat(params), _flat(grads), self.m, self.v):
+        for w, g, m, v in zip(_flat(params), _flat(grads), first, second):
             d = g - m
             d *= one_b1
             m += d                                # m <- m + (g - m) (1 - beta1)

@@ -84,7 +84,7 @@ class DNN:
 
     def __init__(self, network, clip_gradients=5.0, tensorboard_verbose=0, tensorboard_dir="/tmp/tflearn_logs/",
                  checkpoint_path=None, best_checkpoint_path=None, max_checkpoints=None, session=None,
-                 best_val_accuracy=0.0, device="cpu"):
+                 best_val_accuracy=0.0, device="cpu") -> None:
         if session is not None:
             raise unsupported("DNN(session=...)", "there is no TensorFlow session")
         if tensorboard_verbose:
@@ -143,7 +143,7 @@ class DNN:
                 f"{what}: input_data(shape={self.input_layer.shape}) expects samples of shape {expected}, "
                 f"got an array of shape {X.shape}"
                 + (f"; reshape it with X.reshape(-1, {', '.join(map(str, expected))})" if X.ndim >= 1 and
-                   math.prod(X.shape[1:]) == math.prod(expected) else "")
+                   math.prod(X.shape[1:]) == self.input_layer.n_features else "")
             )
         return as_inputs(X.reshape(len(X), -1), self.input_layer.n_features, what)
 
