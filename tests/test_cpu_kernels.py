@@ -45,6 +45,12 @@ OPTIMIZERS = {
     "adagrad": (dict(optimizer="adagrad", learning_rate=0.05, initial_accumulator_value=0.1),
                 lambda: ref.AdaGrad(0.05)),
 }
+
+
+def test_the_step_table_covers_every_kind_of_update():
+    assert {config_of(settings).kind for settings, _ in OPTIMIZERS.values()} == set(_core.known_names()["optimizer"])
+
+
 # The reference's name for each state slot the engine names.
 SLOTS = {"sgd": ("velocity",), "adam": ("m", "v"), "rmsprop": ("ms", "mom"), "adagrad": ("accumulator",)}
 

@@ -32,7 +32,16 @@ CONFIGS = [
     dict(optimizer=optimizers.SGD(0.1, momentum=0.9, nesterov=True), weight_decay=[1e-3, 0.0, 1e-2]),
     dict(optimizer=optimizers.SGD(0.05, decay_rate=0.5, decay_steps=10), activation=["tanh", "sigmoid"], dtype="float64"),
     dict(optimizer="sgd", loss="mean_square", output_activation="sigmoid"),
+    dict(optimizer=optimizers.RMSProp(0.01, momentum=0.5), activation="leaky_relu", clip_norm=1.0),
+    dict(optimizer="adagrad", activation=["elu", "linear"], dtype="float64"),
+    dict(optimizer=optimizers.Momentum(0.05), dropout=0.1),
 ]
+
+
+def test_the_round_trips_cover_every_optimizer_and_activation():
+    models = [mnistmlp.MLP([20, 16, 8, 4], **config) for config in CONFIGS]
+    assert {model.optimizer.name for model in models} == set(optimizers.OPTIMIZERS)
+    assert {name for model in models for name in model.activation} == set(mnistmlp.model.ACTIVATIONS)
 
 
 @pytest.mark.parametrize("config", CONFIGS)

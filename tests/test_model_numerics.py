@@ -138,6 +138,10 @@ STEPS = {"sgd": 1, "momentum": 2, "nesterov": 2, "sgd_decay": 3, "sgd_staircase"
 TOLERANCE = {"float32": 1e-5, "float64": 1e-12}
 
 
+def test_the_step_table_covers_every_optimizer():
+    assert {engine().name for engine, _ in OPTIMIZERS.values()} == set(mnistmlp.optimizers.OPTIMIZERS)
+
+
 def train_reference(params, X, y, reference_optimizer, steps, clip_norm=None, weight_decay=0.0, **config):
     for _ in range(steps):
         _, grads = ref.loss_and_gradients(params, X, y, weight_decay=weight_decay, **config)
