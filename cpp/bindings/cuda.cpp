@@ -1,7 +1,7 @@
 // The CUDA backend's face in Python: _core.cuda_status(), and _core.cuda_kernels with the
 // GPU twins of _core.kernels' operations (same names and arguments, minus the CPU's `naive`
 // and `threads`). In a build without the backend they raise RuntimeError saying so.
-#include "bindings/ops.hpp"
+#include "bindings/kernel_bindings.hpp"
 #include "bindings/registry.hpp"
 #include "mnistmlp/backend/cuda/cuda.hpp"
 

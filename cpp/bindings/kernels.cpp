@@ -4,10 +4,10 @@
 
 #include <vector>
 
-#include "bindings/ops.hpp"
+#include "bindings/kernel_bindings.hpp"
 #include "bindings/registry.hpp"
 #include "mnistmlp/arena.hpp"
-#include "mnistmlp/backend/cpu/ops.hpp"
+#include "mnistmlp/backend/cpu/cpu_ops.hpp"
 #include "mnistmlp/kernels/dense.hpp"
 
 namespace mnistmlp::bindings {

@@ -5,7 +5,7 @@
 
 #include "bindings/registry.hpp"
 #include "mnistmlp/denormals.hpp"
-#include "mnistmlp/simd.hpp"
+#include "mnistmlp/simd_level.hpp"
 
 namespace py = pybind11;
 

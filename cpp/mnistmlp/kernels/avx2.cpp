@@ -1,4 +1,4 @@
-// AVX2 + FMA kernels (declared in kernels/simd.hpp) for CPUs without AVX-512:
+// AVX2 + FMA kernels (declared in kernels/simd_kernels.hpp) for CPUs without AVX-512:
 // kernels/simd_kernels.inc over 8-float vectors, a compress built from a permutation table,
 // and Adam's update (used on AVX-512 CPUs too). Compiled for AVX2 by the pragma below, after
 // every header (see avx512.cpp).
@@ -8,7 +8,7 @@
 #include <cstdint>
 
 #include "mnistmlp/kernels/activation.hpp"
-#include "mnistmlp/kernels/simd.hpp"
+#include "mnistmlp/kernels/simd_kernels.hpp"
 #include "mnistmlp/kernels/sparse.hpp"
 
 #if defined(MNISTMLP_SIMD_DISPATCH)

@@ -1,14 +1,14 @@
-// AVX-512 kernels (declared in kernels/simd.hpp): kernels/simd_kernels.inc over 16-float
-// vectors, and what only AVX-512 has (compress, gather). Compiled for AVX-512 whatever the
-// build's target, by the pragma below, which applies only to the functions defined after it:
-// headers come first, so no shared inline function is ever built for AVX-512.
+// AVX-512 kernels (declared in kernels/simd_kernels.hpp): kernels/simd_kernels.inc over
+// 16-float vectors, and what only AVX-512 has (compress, gather). Compiled for AVX-512 whatever
+// the build's target, by the pragma below, which applies only to the functions defined after
+// it: headers come first, so no shared inline function is ever built for AVX-512.
 #include <immintrin.h>
 
 #include <algorithm>
 #include <cstdint>
 
 #include "mnistmlp/kernels/activation.hpp"
-#include "mnistmlp/kernels/simd.hpp"
+#include "mnistmlp/kernels/simd_kernels.hpp"
 #include "mnistmlp/kernels/sparse.hpp"
 
 #if defined(MNISTMLP_SIMD_DISPATCH)

@@ -23,7 +23,7 @@
 #include <cmath>
 
 #include "mnistmlp/common.hpp"
-#include "mnistmlp/kernels/simd.hpp"
+#include "mnistmlp/kernels/simd_kernels.hpp"
 
 namespace mnistmlp::kernels {
 

@@ -12,7 +12,7 @@
 #include "mnistmlp/common.hpp"
 #include "mnistmlp/kernels/activation.hpp"
 #include "mnistmlp/kernels/dense.hpp"
-#include "mnistmlp/kernels/simd.hpp"
+#include "mnistmlp/kernels/simd_kernels.hpp"
 
 namespace mnistmlp::kernels {
 

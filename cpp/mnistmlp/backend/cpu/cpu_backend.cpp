@@ -1,5 +1,5 @@
 // The CPU backend: one OpenMP parallel region per run of batches (or per inference call),
-// inside which the ops of ops.hpp share out their work. Buffers are planned once per batch
+// inside which the ops of cpu_ops.hpp share out their work. Buffers are planned once per batch
 // size; nothing is allocated per batch. Inputs that are mostly zeros (MNIST pixels) take the
 // sparse first-layer path of kernels/sparse.hpp.
 #include <omp.h>
@@ -10,7 +10,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "mnistmlp/backend/cpu/ops.hpp"
+#include "mnistmlp/backend/cpu/cpu_ops.hpp"
 #include "mnistmlp/denormals.hpp"
 #include "mnistmlp/kernels/loss.hpp"
 #include "mnistmlp/mlp.hpp"

@@ -1,6 +1,6 @@
 #include <cstring>
 
-#include "mnistmlp/backend/cpu/ops.hpp"
+#include "mnistmlp/backend/cpu/cpu_ops.hpp"
 #include "mnistmlp/rng.hpp"
 
 namespace mnistmlp::cpu {

@@ -1,7 +1,7 @@
 #include <algorithm>
 #include <type_traits>
 
-#include "mnistmlp/backend/cpu/ops.hpp"
+#include "mnistmlp/backend/cpu/cpu_ops.hpp"
 #include "mnistmlp/kernels/dense.hpp"
 
 namespace mnistmlp::cpu {

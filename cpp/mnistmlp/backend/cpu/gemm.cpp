@@ -1,16 +1,16 @@
 // The packed, register-blocked float32 GEMM of kernels/gemm.hpp, shared out over threads by
-// output tiles. One driver, instantiated per SIMD level (mnistmlp/simd.hpp) with that level's
-// register block and micro-kernel: AVX-512 (12 x 32), AVX2 (6 x 16), or plain loops (4 x 16)
-// that the compiler vectorises for the build's target.
+// output tiles. One driver, instantiated per SIMD level (mnistmlp/simd_level.hpp) with that
+// level's register block and micro-kernel: AVX-512 (12 x 32), AVX2 (6 x 16), or plain loops
+// (4 x 16) that the compiler vectorises for the build's target.
 #include <omp.h>
 
 #include <algorithm>
 #include <cstring>
 
-#include "mnistmlp/backend/cpu/ops.hpp"
+#include "mnistmlp/backend/cpu/cpu_ops.hpp"
 #include "mnistmlp/kernels/activation.hpp"
 #include "mnistmlp/kernels/gemm.hpp"
-#include "mnistmlp/kernels/simd.hpp"
+#include "mnistmlp/kernels/simd_kernels.hpp"
 
 namespace mnistmlp {
 

@@ -1,4 +1,4 @@
-#include "mnistmlp/backend/cpu/ops.hpp"
+#include "mnistmlp/backend/cpu/cpu_ops.hpp"
 #include "mnistmlp/kernels/loss.hpp"
 
 namespace mnistmlp::cpu {

@@ -1,7 +1,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "mnistmlp/backend/cpu/ops.hpp"
+#include "mnistmlp/backend/cpu/cpu_ops.hpp"
 #include "mnistmlp/kernels/optimizer.hpp"
 
 namespace mnistmlp::cpu {

@@ -4,9 +4,9 @@
 #include <type_traits>
 #include <utility>
 
-#include "mnistmlp/backend/cpu/ops.hpp"
+#include "mnistmlp/backend/cpu/cpu_ops.hpp"
 #include "mnistmlp/kernels/optimizer.hpp"
-#include "mnistmlp/kernels/simd.hpp"
+#include "mnistmlp/kernels/simd_kernels.hpp"
 
 namespace mnistmlp::cpu {
 

@@ -1,6 +1,6 @@
 // The CUDA backend's host-side face, free of CUDA headers: what this build and this machine
 // offer, and single GPU operations on host arrays with the signatures of their cpu::
-// namesakes (backend/cpu/ops.hpp), so tests can check each kernel against its CPU twin.
+// namesakes (backend/cpu/cpu_ops.hpp), so tests can check each kernel against its CPU twin.
 // The .cu files implement it when the backend is built; no_cuda.cpp otherwise.
 #pragma once
 

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "mnistmlp/backend/cuda/cuda.hpp"
-#include "mnistmlp/backend/cuda/ops.cuh"
+#include "mnistmlp/backend/cuda/cuda_ops.cuh"
 #include "mnistmlp/mlp.hpp"
 
 namespace mnistmlp {

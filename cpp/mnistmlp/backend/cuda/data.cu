@@ -1,6 +1,6 @@
 #include "mnistmlp/backend/cuda/cuda.hpp"
 #include "mnistmlp/backend/cuda/device_math.cuh"
-#include "mnistmlp/backend/cuda/ops.cuh"
+#include "mnistmlp/backend/cuda/cuda_ops.cuh"
 
 namespace mnistmlp::cuda {
 

@@ -2,7 +2,7 @@
 // each block's sums in a fixed-order tree.
 #include "mnistmlp/backend/cuda/cuda.hpp"
 #include "mnistmlp/backend/cuda/device_math.cuh"
-#include "mnistmlp/backend/cuda/ops.cuh"
+#include "mnistmlp/backend/cuda/cuda_ops.cuh"
 
 namespace mnistmlp::cuda {
 

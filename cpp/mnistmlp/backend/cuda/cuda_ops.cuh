@@ -1,5 +1,5 @@
 // The CUDA backend's operations, one or two kernel launches each, queued on a stream without
-// any host synchronisation. They mirror backend/cpu/ops.hpp; what a training step needs to
+// any host synchronisation. They mirror backend/cpu/cpu_ops.hpp; what a training step needs to
 // know at run time (which batch, which step) is read from Counters in device memory, so the
 // launches of one step can be captured once in a CUDA graph and replayed for every batch.
 // Every reduction adds its terms in an order fixed by the shapes alone: results repeat

@@ -1,4 +1,5 @@
-// The kernels written for one instruction set, behind simd_level()'s choice (mnistmlp/simd.hpp).
+// The kernels written for one instruction set (defined in kernels/avx2.cpp and avx512.cpp, most
+// of them from simd_kernels.inc), behind simd_level()'s choice (mnistmlp/simd_level.hpp).
 // Each has a portable counterpart beside its caller (kernels/sparse.hpp, kernels/optimizer.hpp,
 // backend/cpu/gemm.cpp and sparse.cpp) and computes the same sums in the same order.
 #pragma once
@@ -6,7 +7,7 @@
 #include <cstdint>
 
 #include "mnistmlp/common.hpp"
-#include "mnistmlp/simd.hpp"
+#include "mnistmlp/simd_level.hpp"
 
 // Marks a function whose float arithmetic must round every operation on its own, as the
 // optimizers' float32 steps do (kernels/optimizer.hpp): GCC would otherwise fuse a product and

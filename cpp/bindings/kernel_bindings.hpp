@@ -2,7 +2,7 @@
 // _core.kernels (CPU) and _core.cuda_kernels (GPU), so that tests can hold one against the
 // other. Each checks shapes, allocates its results and hands raw pointers to `Engine` with
 // the GIL released; Engine is a struct of static function templates with the signatures of
-// backend/cpu/ops.hpp (CpuOps in kernels.cpp, CudaOps in cuda.cpp).
+// backend/cpu/cpu_ops.hpp (CpuOps in kernels.cpp, CudaOps in cuda.cpp).
 #pragma once
 
 #include <pybind11/numpy.h>

@@ -1,4 +1,4 @@
-#include "mnistmlp/simd.hpp"
+#include "mnistmlp/simd_level.hpp"
 
 #include <atomic>
 #include <cstdlib>
