@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import mnistmlp
+from _synthetic import mnist_like
 from _terminal import run_python
-from test_model_training import mnist_like
 
 # Seconds a subprocess scenario may take before it counts as hung (each takes a few).
 HANG = 120
@@ -86,7 +86,7 @@ print(all(not W.any() and not b.any() for W, b in model.get_weights()), model.ep
 
 
 def test_a_progress_callback_reads_the_model_as_of_its_last_batch(tmp_path):
-    X, y = mnist_like(n=600)
+    X, y = mnist_like(600, labels="brighter_half_and_parity")
     model = mnistmlp.MLP([784, 32, 10], seed=0, threads=2)
     seen = {}
 
@@ -113,7 +113,7 @@ def test_a_progress_callback_reads_the_model_as_of_its_last_batch(tmp_path):
 
 @pytest.mark.parametrize("change", ["set_weights", "threads", "fit", "loss_and_gradients"])
 def test_changing_the_model_from_its_progress_callback_is_refused(change):
-    X, y = mnist_like(n=300)
+    X, y = mnist_like(300, labels="brighter_half_and_parity")
     model = mnistmlp.MLP([784, 16, 10], seed=0, threads=1)
     before = model.get_weights()
     changes = {

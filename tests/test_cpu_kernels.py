@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import mnistmlp
+from _gradients import flat
 from mnistmlp import _core
 from mnistmlp import reference as ref
 from mnistmlp._config import SIMD_LEVELS
@@ -87,13 +88,9 @@ def optimizer_problem(name, dtype, seed=0):
     return params, grads, states + [None] * (2 - len(states))
 
 
-def as_layer(flat):
-    W, b = flat[: LAYER[0] * LAYER[1]], flat[LAYER[0] * LAYER[1]:]
+def as_layer(vector):
+    W, b = vector[: LAYER[0] * LAYER[1]], vector[LAYER[0] * LAYER[1]:]
     return [(W.reshape(LAYER).copy(), b.copy())]
-
-
-def flatten(pairs):
-    return np.concatenate([a.ravel() for pair in pairs for a in pair])
 
 
 def reference_update(name, params, grads, states, step, clip):
@@ -106,8 +103,8 @@ def reference_update(name, params, grads, states, step, clip):
         setattr(optimizer, slot, list(as_layer(state)[0]))
     layer = as_layer(params)
     optimizer.step(layer, [(W * clip, b * clip) for W, b in as_layer(grads)])
-    new_states = [flatten([getattr(optimizer, slot)]) for slot in slots]
-    return flatten(layer), new_states + [None] * (2 - len(new_states))
+    new_states = [flat([getattr(optimizer, slot)]) for slot in slots]
+    return flat(layer), new_states + [None] * (2 - len(new_states))
 
 
 @pytest.mark.parametrize("clip", [1.0, 0.7])

@@ -11,12 +11,15 @@ between devices. The unmarked tests check what every build must do without a GPU
 
 from __future__ import annotations
 
+import functools
 import threading
 
 import numpy as np
 import pytest
 
+import _synthetic
 import mnistmlp
+from _gradients import finite_difference_gradients, relative_error
 from mnistmlp import _core
 from mnistmlp._spec import ModelSpec
 from mnistmlp.model import ACTIVATIONS, engine_config
@@ -27,9 +30,7 @@ from test_model_numerics import (
     STEPS,
     TOLERANCE,
     assert_weights_close,
-    finite_difference_gradients,
     model_with_random_weights,
-    relative_error,
     small_problem,
     train_reference,
 )
@@ -50,15 +51,9 @@ def on_both(name, *args, **kwargs):
     return getattr(_core.kernels, name)(*args, **kwargs), getattr(_core.cuda_kernels, name)(*args, **kwargs)
 
 
-def mnist_like(n, seed=0, teacher_seed=100):
-    """uint8 images with about 80% zero pixels and labels a fixed linear teacher gives them:
-    learnable like MNIST, so training is well-conditioned and CPU and GPU runs stay together."""
-    rng = np.random.default_rng(seed)
-    X = rng.integers(0, 256, size=(n, 784), dtype=np.uint8)
-    X[rng.random((n, 784)) < 0.8] = 0
-    teacher = np.random.default_rng(teacher_seed).normal(size=(784, 10))
-    y = (X.astype(np.float64) @ teacher).argmax(axis=1).astype(np.int32)
-    return X, y
+# This file's data: labels from a fixed linear teacher, learnable like MNIST's, so training is
+# well-conditioned and CPU and GPU runs stay together.
+mnist_like = functools.partial(_synthetic.mnist_like, labels="teacher")
 
 
 def max_difference(a, b):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import mnistmlp
+from _synthetic import mnist_like
 from mnistmlp import _core
 from mnistmlp._spec import ModelSpec
 from mnistmlp.model import engine_config
@@ -225,13 +226,6 @@ def test_engine_checks_what_it_relies_on():
 # -- numbers that do not fit: divergence, overflow, counters ----------------------------------
 
 
-def _mnist_like(n=600, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.integers(0, 256, size=(n, 784), dtype=np.uint8)
-    X[rng.random((n, 784)) < 0.8] = 0
-    return X, rng.integers(0, 10, n)
-
-
 def _state(model):
     training, sections = model._engine.read_state(["params", "grads", *model._engine.state_slot_names])
     return training, [a.tobytes() for section in sections for pair in section for a in pair]
@@ -249,7 +243,7 @@ def _state(model):
 )
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
 def test_diverged_training_raises_and_leaves_the_model_as_before(settings, learning_rate, what, momentum, tmp_path):
-    X, y = _mnist_like()
+    X, y = mnist_like(600, labels="random")
     optimizer = mnistmlp.optimizers.SGD(learning_rate, momentum=momentum)
     model = mnistmlp.MLP([784, 100, 10], optimizer=optimizer, seed=0, threads=2, **settings)
     before = _state(model)
@@ -264,7 +258,7 @@ def test_diverged_training_raises_and_leaves_the_model_as_before(settings, learn
 
 
 def test_progress_reports_stop_before_a_diverged_batch():
-    X, y = _mnist_like(3000)
+    X, y = mnist_like(3000, labels="random")
     model = mnistmlp.MLP([784, 100, 10], output_activation="linear", loss="mean_square",
                          optimizer=mnistmlp.optimizers.SGD(100), seed=0, threads=2)
     reports = []
@@ -275,7 +269,7 @@ def test_progress_reports_stop_before_a_diverged_batch():
 
 
 def test_divergence_in_a_later_epoch_undoes_only_that_epoch():
-    X, y = _mnist_like()
+    X, y = mnist_like(600, labels="random")
     model = mnistmlp.MLP([784, 32, 10], output_activation="linear", loss="mean_square", optimizer="sgd", seed=0,
                          threads=1)
     model.fit(X, y, epochs=1, batch_size=10, verbose=0)
@@ -320,7 +314,7 @@ def test_a_loss_that_overflows_in_evaluate_raises():
 
 
 def test_training_counters_stop_at_their_limit():
-    X, y = _mnist_like(n=100)
+    X, y = mnist_like(100, labels="random")
     model = mnistmlp.MLP([784, 8, 10], seed=0)
     training, layers = model._engine.read_state(["params"])
     model._engine.write_state([], [], dict(training, step=_core.COUNTER_LIMIT - 5))

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import mnistmlp
+from _gradients import finite_difference_gradients, flat, relative_error
 from mnistmlp import _core
 from mnistmlp import reference as ref
 from mnistmlp.datasets import mnist
@@ -26,34 +27,6 @@ def model_with_random_weights(dtype="float64", seed=0, sizes=SIZES, **kwargs):
     weights = [(rng.normal(scale=0.7, size=(a, b)), rng.normal(scale=0.3, size=b)) for a, b in zip(sizes, sizes[1:])]
     model.set_weights(weights)
     return model
-
-
-def finite_difference_gradients(model, X, y, h=1e-6):
-    weights = model.get_weights()
-    grads = []
-    for layer, (W, b) in enumerate(weights):
-        layer_grads = []
-        for array in (W, b):
-            g = np.zeros_like(array)
-            for index in np.ndindex(array.shape):
-                original = array[index]
-                values = []
-                for delta in (h, -h):
-                    array[index] = original + delta
-                    model.set_weights(weights)
-                    values.append(model.loss_and_gradients(X, y)[0])
-                array[index] = original
-                g[index] = (values[0] - values[1]) / (2 * h)
-            layer_grads.append(g)
-        grads.append(tuple(layer_grads))
-    model.set_weights(weights)
-    return grads
-
-
-def relative_error(a, b):
-    a = np.concatenate([x.ravel() for pair in a for x in pair])
-    b = np.concatenate([x.ravel() for pair in b for x in pair])
-    return np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-30)
 
 
 @pytest.mark.parametrize("weight_decay", [0.0, 0.05])
@@ -398,7 +371,7 @@ def test_float32_training_follows_tensorflows_arithmetic(lockstep_batches, engin
         if clip_norm is not None:
             grads, _ = ref.clip_by_global_norm(grads, clip_norm)
         optimizer.step(params, grads)
-    engine = np.concatenate([a.ravel() for pair in model.get_weights() for a in pair]).astype(np.float64)
-    expected = np.concatenate([a.ravel() for pair in params for a in pair]).astype(np.float64)
+    engine = flat(model.get_weights()).astype(np.float64)
+    expected = flat(params).astype(np.float64)
     distance = np.linalg.norm(engine - expected) / np.linalg.norm(expected)
     assert distance < 1e-4, f"relative L2 distance {distance:.2e} after {LOCKSTEP_STEPS} steps"

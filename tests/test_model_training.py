@@ -1,23 +1,20 @@
 """Training behaviour: thread-count independence, interruption, concurrency, real MNIST."""
 
+import functools
 import os
 import threading
 
 import numpy as np
 import pytest
 
+import _synthetic
 import mnistmlp
 from _terminal import run_python
 from mnistmlp.datasets import mnist
 
 
-def mnist_like(n=1500, seed=0):
-    """uint8 images that are mostly zero, like MNIST, with labels a net can learn."""
-    rng = np.random.default_rng(seed)
-    X = rng.integers(0, 256, size=(n, 784), dtype=np.uint8)
-    X[rng.random((n, 784)) < 0.8] = 0
-    y = (X[:, :392].sum(axis=1) > X[:, 392:].sum(axis=1)).astype(np.int64) + 2 * (X[:, ::2].sum(axis=1) % 2)
-    return X, y
+# This file's data: 1500 images unless told, four classes (the brighter half and a parity bit).
+mnist_like = functools.partial(_synthetic.mnist_like, n=1500, labels="brighter_half_and_parity")
 
 
 def weights_bytes(model):

@@ -5,9 +5,9 @@ import math
 import numpy as np
 import pytest
 
+from _gradients import flat
 from mnistmlp import reference as ref
 from mnistmlp.numpy_baseline import NumpyMLP
-from _gradients import flat
 
 
 def blobs(n=1500, dim=20, classes=3, seed=0):

@@ -7,8 +7,8 @@ import struct
 import numpy as np
 import pytest
 
+from _gradients import central_differences, flat, relative_error
 from mnistmlp import reference as ref
-from _gradients import flat
 
 SIZES = [5, 4, 3, 3]
 B = 6
@@ -75,32 +75,6 @@ def make_problem(act, out, loss, seed=0, dropout_masks=None, margin=1e-3):
     raise AssertionError("no problem away from the relu kinks found")
 
 
-def numeric_gradients(f, params, h=1e-6):
-    """Central finite differences of the scalar f() with respect to every parameter."""
-    grads = []
-    for W, b in params:
-        pair = []
-        for p in (W, b):
-            g = np.zeros_like(p)
-            for idx in np.ndindex(p.shape):
-                old = p[idx]
-                p[idx] = old + h
-                fp = f()
-                p[idx] = old - h
-                fm = f()
-                p[idx] = old
-                g[idx] = (fp - fm) / (2 * h)
-            pair.append(g)
-        grads.append(tuple(pair))
-    return grads
-
-
-def relative_error(analytic, numeric):
-    a, n = flat(analytic), flat(numeric)
-    assert np.linalg.norm(n) > 1e-3, "finite differences are all ~zero: the check would be vacuous"
-    return np.linalg.norm(a - n) / np.linalg.norm(n)
-
-
 # ---------------------------------------------------------------------------------------
 # forward pass and losses against textbook formulas
 # ---------------------------------------------------------------------------------------
@@ -164,7 +138,7 @@ def test_cross_entropy_output_gradient_is_p_minus_y_over_b():
 def test_gradients_match_finite_differences(act, out, loss, weight_decay):
     params, X, Y = make_problem(act, out, loss)
     value, grads = ref.loss_and_gradients(params, X, Y, act, out, loss, weight_decay=weight_decay)
-    numeric = numeric_gradients(
+    numeric = central_differences(
         lambda: ref.loss_and_gradients(params, X, Y, act, out, loss, weight_decay=weight_decay)[0], params)
     assert relative_error(grads, numeric) < 1e-6
     for (dW, db), (W, b) in zip(grads, params):
@@ -180,7 +154,7 @@ def test_gradients_with_dropout_mask_match_finite_differences(act, out, loss):
     masks[0][:, 0] = True  # keep at least something flowing in every row
     params, X, Y = make_problem(act, out, loss, dropout_masks=masks)
     value, grads = ref.loss_and_gradients(params, X, Y, act, out, loss, weight_decay=0.1, dropout=0.5, masks=masks)
-    numeric = numeric_gradients(
+    numeric = central_differences(
         lambda: ref.loss_and_gradients(params, X, Y, act, out, loss, weight_decay=0.1, dropout=0.5, masks=masks)[0],
         params)
     assert relative_error(grads, numeric) < 1e-6

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import mnistmlp
+from _synthetic import mnist_like
 from mnistmlp._config import SIMD_LEVELS
 
 SUPPORTED = mnistmlp.get_config()["simd_supported"]
@@ -21,13 +22,6 @@ def level():
     before = mnistmlp.get_simd()
     yield
     mnistmlp.set_simd(before)
-
-
-def mnist_like(n, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.integers(0, 256, size=(n, 784), dtype=np.uint8)
-    X[rng.random((n, 784)) < 0.8] = 0
-    return X, (X[:, :392].sum(axis=1) > X[:, 392:].sum(axis=1)).astype(np.int64)
 
 
 def train_and_predict(optimizer, threads, X, y, sizes=(784, 100, 10)):
