@@ -1,6 +1,9 @@
 """The CPU's single operations (``_core.kernels``) against mnistmlp.reference and NumPy: the
 optimizer step at any step number, with state and clipping, at every SIMD level; the fused
-output activation and loss; dropout masks; sums of squares across the 4096-element chunks."""
+output activation and loss; dropout masks; sums of squares across the 4096-element chunks. And
+the fast kernels against their naive twins, at every SIMD level, within float rounding: the
+dense layer forward and backward (weight decay, previous activation, dropout) and the float32
+product, either operand transposed, over shapes that end past every block edge."""
 
 import numpy as np
 import pytest
@@ -10,6 +13,7 @@ from _gradients import flat
 from mnistmlp import _core
 from mnistmlp import reference as ref
 from mnistmlp._config import SIMD_LEVELS
+from mnistmlp._spec import ACTIVATIONS, LEAKY_RELU_ALPHA
 from mnistmlp.model import engine_optimizer
 
 SUPPORTED = mnistmlp.get_config()["simd_supported"]
@@ -244,3 +248,138 @@ def test_sum_of_squares_counts_every_element_once(n, dtype):
         y = x.copy()
         y[edge] = 1000
         assert _core.kernels.sum_of_squares(y) == pytest.approx(expected - float(x[edge]) ** 2 + 1e6, rel=1e-13)
+
+
+# ---- the fast kernels against their naive twins ------------------------------------------------
+#
+# The fast kernels (float32: the packed GEMM of each SIMD level; float64: blocked loops that skip
+# zero inputs) and the naive triple loops add the same products in other orders, with and
+# without fused multiply-adds. However it is ordered, a sum of n products computed in floating
+# point is within gamma_n * sum |products| of the exact one, gamma_n = n u / (1 - n u), u the
+# unit roundoff (2**-24 for float32, 2**-53 for float64) [Higham, Accuracy and Stability of
+# Numerical Algorithms, 2nd ed., section 3.1]: fast and naive may differ by twice that. A few
+# roundings after the sum (the bias or the weight decay added, a dropout multiplier and an
+# activation derivative at most 1 applied) count as terms. The activations are 1-Lipschitz, and
+# their own rounding (vector and scalar exp or tanh differ by a few units in the last place)
+# adds 8 u (1 + |a|).
+
+# (B, IN, OUT), each a product's (M, K, N) in the GEMM test. float32 register blocks are
+# MR x NR = 4 x 16, 6 x 16 or 12 x 32 by level; packed blocks 96 rows x 384 deep x 256 columns.
+# float64 blocks are 4 rows x 32 columns in row tiles of 16 and column tiles of 64.
+FAST_NAIVE_SHAPES = [
+    (1, 1, 1),
+    (5, 3, 7),          # smaller than any block
+    (13, 17, 33),       # one past 12, 16 and 32: a partial block on every side
+    (97, 385, 257),     # one past a packed block in rows, depth and columns
+    (385, 65, 97),      # the batch, dW's depth, one past a depth block; 65 past a column tile
+    (10, 40, 600),      # short and wide: column tiles; dX's depth, 600, spans two blocks
+    (200, 784, 100),    # tall enough for a run of rows per thread (MNIST's first layer)
+]
+
+
+def unit_roundoff(dtype):
+    return float(np.finfo(dtype).eps) / 2
+
+
+def summation_bound(dtype, terms, magnitude):
+    """Twice gamma_terms times ``magnitude`` (the sum of the terms' absolute values)."""
+    nu = terms * unit_roundoff(dtype)
+    return 2 * nu / (1 - nu) * magnitude
+
+
+def absolute_product(a, b):
+    """|a| . |b| in float64: each result's sum of its products' absolute values."""
+    return np.abs(a.astype(np.float64)) @ np.abs(b.astype(np.float64))
+
+
+def assert_within(fast, naive, bound, what):
+    excess = np.abs(fast.astype(np.float64) - naive.astype(np.float64)) - bound
+    if excess.size and excess.max() > 0:
+        at = np.unravel_index(np.argmax(excess), excess.shape)
+        raise AssertionError(f"{what}: at {at} the fast kernel gives {fast[at]!r}, the naive one "
+                             f"{naive[at]!r}, further apart than rounding allows ({bound[at]:.3g})")
+
+
+def derivative(activation, a):
+    """f'(z) from a = f(z) in a's dtype, as kernels/activation.hpp takes it."""
+    one = np.ones_like(a)
+    if activation == "relu":
+        return (a > 0).astype(a.dtype)
+    if activation == "sigmoid":
+        return a * (1 - a)
+    if activation == "tanh":
+        return 1 - a * a
+    if activation == "leaky_relu":
+        return np.where(a > 0, one, np.where(a < 0, a.dtype.type(LEAKY_RELU_ALPHA), 0 * one))
+    if activation == "elu":
+        return np.where(a < 0, a + 1, one)
+    return one
+
+
+def dense_problem(B, IN, OUT, dtype, seed=0):
+    """Inputs about half zero (the fast float64 kernels skip zeros), weights, biases, and a
+    gradient of the outputs."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(B, IN)) * (rng.random((B, IN)) < 0.5)
+    return (X.astype(dtype), rng.normal(size=(IN, OUT)).astype(dtype), rng.normal(size=OUT).astype(dtype),
+            rng.normal(size=(B, OUT)).astype(dtype))
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("B,IN,OUT", FAST_NAIVE_SHAPES)
+def test_fast_dense_forward_agrees_with_the_naive_kernel(simd, B, IN, OUT, dtype, threads):
+    X, W, b, _ = dense_problem(B, IN, OUT, dtype)
+    u = unit_roundoff(dtype)
+    for activation in ACTIVATIONS:
+        fast = _core.kernels.dense_forward(X, W, b, activation, threads=threads)
+        naive = _core.kernels.dense_forward(X, W, b, activation, naive=True)
+        assert fast.dtype == naive.dtype == dtype
+        bound = (summation_bound(dtype, IN + 1, absolute_product(X, W) + np.abs(b))
+                 + 8 * u * (1 + np.abs(naive.astype(np.float64))))
+        assert_within(fast, naive, bound, f"{activation} out")
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("B,IN,OUT", FAST_NAIVE_SHAPES)
+def test_fast_dense_backward_agrees_with_the_naive_kernel(simd, B, IN, OUT, dtype, threads):
+    X, W, _, dout = dense_problem(B, IN, OUT, dtype)
+    rng = np.random.default_rng(1)
+    # A previous layer of 8 inputs gives outputs of each activation, zeros and negatives included.
+    X_prev, W_prev, b_prev = (rng.normal(size=shape).astype(dtype) for shape in ((B, 8), (8, IN), IN))
+    dropout_scale = ((rng.random((B, IN)) < 0.5) * 2).astype(dtype)  # rate 0.5
+    dx_magnitude = absolute_product(dout, W.T)
+    for weight_decay in (0.0, 0.01):
+        naive_dx, naive_dw, naive_db = _core.kernels.dense_backward(dout, X, W, weight_decay, naive=True)
+        dx, dw, db = _core.kernels.dense_backward(dout, X, W, weight_decay, threads=threads)
+        assert dx.dtype == dw.dtype == db.dtype == dtype
+        assert_within(dw, naive_dw, summation_bound(dtype, B + 2, absolute_product(X.T, dout)
+                                                    + weight_decay * np.abs(W.astype(np.float64))), "dW")
+        assert_within(db, naive_db, summation_bound(dtype, B, np.abs(dout.astype(np.float64)).sum(axis=0)), "db")
+        assert_within(dx, naive_dx, summation_bound(dtype, OUT, dx_magnitude), "dX")
+    # dX through the previous layer's derivative and dropout: the naive kernel's dX times both.
+    for activation in ACTIVATIONS:
+        prev_act = _core.kernels.dense_forward(X_prev, W_prev, b_prev, activation)
+        for scale in (None, dropout_scale):
+            dx, _, _ = _core.kernels.dense_backward(dout, X, W, threads=threads, prev_act=prev_act,
+                                                    activation=activation, dropout_scale=scale)
+            factor = derivative(activation, prev_act) if scale is None else scale * derivative(activation, prev_act)
+            magnitude = dx_magnitude if scale is None else dx_magnitude * scale
+            what = f"dX through {activation}" + ("" if scale is None else " and dropout")
+            assert_within(dx, naive_dx * factor, summation_bound(dtype, OUT + 3, magnitude), what)
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+@pytest.mark.parametrize("transpose_a,transpose_b", [(False, False), (True, False), (False, True), (True, True)])
+@pytest.mark.parametrize("M,K,N", FAST_NAIVE_SHAPES + [(5, 0, 7)])
+def test_packed_gemm_agrees_with_the_naive_product(simd, M, K, N, transpose_a, transpose_b, threads):
+    rng = np.random.default_rng(2)
+    A = rng.normal(size=(M, K)).astype(np.float32)
+    B = rng.normal(size=(K, N)).astype(np.float32)
+    a = np.ascontiguousarray(A.T) if transpose_a else A  # a holds A^T when transposed
+    b = np.ascontiguousarray(B.T) if transpose_b else B
+    fast = _core.kernels.gemm(a, b, transpose_a, transpose_b, threads=threads)
+    naive = _core.kernels.gemm(a, b, transpose_a, transpose_b, naive=True)
+    assert fast.shape == naive.shape == (M, N)
+    assert_within(fast, naive, summation_bound(np.float32, K, absolute_product(A, B)), "C")

@@ -9,6 +9,7 @@
 #include "mnistmlp/arena.hpp"
 #include "mnistmlp/backend/cpu/cpu_ops.hpp"
 #include "mnistmlp/kernels/dense.hpp"
+#include "mnistmlp/kernels/gemm.hpp"
 
 namespace mnistmlp::bindings {
 
@@ -107,16 +108,53 @@ void bind_kernels(py::module_& m) {
   bind_ops<CpuOps, T>(m);
 }
 
+// The float32 product under the dense layers, C = A . B with either operand read transposed
+// (a holds A^T, b holds B^T), through the packed GEMM or its naive twin, without an epilogue
+// (the dense bindings reach that).
+void bind_gemm(py::module_& m) {
+  m.def(
+      "gemm",
+      [](const Array<float>& a, const Array<float>& b, bool transpose_a, bool transpose_b,
+         bool naive, int threads) {
+        if (a.ndim() != 2 || b.ndim() != 2) fail("a and b must be 2-D");
+        const index_t M = a.shape(transpose_a ? 1 : 0), K = a.shape(transpose_a ? 0 : 1);
+        const index_t N = b.shape(transpose_b ? 0 : 1);
+        if (b.shape(transpose_b ? 1 : 0) != K)
+          fail("A has ", K, " columns but B has ", b.shape(transpose_b ? 1 : 0), " rows");
+        // Element (r, c) of an operand at data[r * row_stride + c * col_stride].
+        const kernels::GemmOperand A = transpose_a ? kernels::GemmOperand{a.data(), 1, M}
+                                                   : kernels::GemmOperand{a.data(), K, 1};
+        const kernels::GemmOperand B = transpose_b ? kernels::GemmOperand{b.data(), 1, K}
+                                                   : kernels::GemmOperand{b.data(), N, 1};
+        Array<float> c({M, N});
+        float* C = c.mutable_data();
+        {
+          py::gil_scoped_release release;  // safe: only the buffers above are touched
+          if (naive) {
+            kernels::gemm_naive(C, N, M, N, K, A, B, {});
+          } else {
+            float* scratch = gemm_scratch(threads);
+#pragma omp parallel num_threads(team(threads))
+            cpu::gemm(C, N, M, N, K, A, B, {}, scratch);
+          }
+        }
+        return c;
+      },
+      py::arg("a"), py::arg("b"), py::arg("transpose_a") = false, py::arg("transpose_b") = false,
+      py::arg("naive") = false, py::arg("threads") = 0);
+}
+
 }  // namespace
 
 void register_kernels(py::module_& m) {
   py::module_ kernels = m.def_submodule(
-      "kernels", "Single CPU operations (fast and naive dense layers, losses, optimizer steps, "
-                 "dropout), for benchmarks and tests.");
+      "kernels", "Single CPU operations (fast and naive dense layers and float32 products, "
+                 "losses, optimizer steps, dropout), for benchmarks and tests.");
   // float64 first: pybind11 tries overloads in order, and forcecast would otherwise turn a
   // float64 array into float32.
   bind_kernels<double>(kernels);
   bind_kernels<float>(kernels);
+  bind_gemm(kernels);
 }
 
 }  // namespace mnistmlp::bindings
