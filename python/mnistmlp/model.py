@@ -10,8 +10,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import os
-import sys
-import time
 import warnings
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -19,8 +17,8 @@ import numpy as np
 
 from . import _core
 from ._config import usable_cpus
+from ._display import EpochDisplay
 from ._modelfile import ModelFileError, read_model_file, write_model_file
-from ._progress import ProgressBar
 from ._spec import (ACTIVATIONS, DEVICES, LOSSES, OUTPUT_ACTIVATIONS, WEIGHT_INIT_ALIASES, WEIGHT_INITS, ModelSpec,
                     OneOf, Optimizer, check_training, shown)
 from ._validation import as_inputs, check_int, check_xy, stacklevel_outside_package
@@ -386,7 +384,7 @@ class MLP:
             for callback in callbacks:
                 if hasattr(callback, "on_epoch_begin"):
                     callback.on_epoch_begin(epoch)
-            display = _EpochDisplay(epoch, last_epoch, X.shape[0], verbose)
+            display = EpochDisplay(epoch, last_epoch, X.shape[0], verbose)
             result = self._fit_epoch(X, y, batch_size, shuffle, display, callbacks, token)
             logs = {
                 "loss": result["loss"],
@@ -567,34 +565,3 @@ class MLP:
             checked.append((np.ascontiguousarray(W, self.dtype), np.ascontiguousarray(b, self.dtype)))
         self._engine.write_state(["params"], [checked])
 
-
-class _EpochDisplay:
-    """The progress of one epoch: a live bar on a terminal, one line per epoch elsewhere."""
-
-    def __init__(self, epoch: int, total_epochs: int, samples: int, verbose: int, file=None) -> None:
-        self.file = sys.stdout if file is None else file
-        self.verbose = verbose
-        self.prefix = f"Epoch {epoch}/{total_epochs}"
-        self.bar = ProgressBar(samples, desc=self.prefix, unit="samples", file=self.file,
-                               enabled=None if verbose else False)
-        self.start = time.monotonic()
-
-    def update(self, progress) -> None:
-        if not self.bar.enabled:
-            return
-        self.bar.set_postfix(f"loss {progress.epoch_loss:.4f} - acc {progress.epoch_accuracy:.4f}")
-        self.bar.update(progress.samples_done - self.bar.count)
-
-    def abandon(self) -> None:
-        self.bar.close()
-
-    def close(self, logs: Dict[str, float]) -> None:
-        text = " - ".join(
-            f"{key} {logs[key]:.4f}" for key in ("loss", "accuracy", "val_loss", "val_accuracy") if key in logs
-        )
-        if self.bar.enabled:
-            self.bar.set_postfix(text)
-            self.bar.close()
-        elif self.verbose:
-            rate = logs["samples_per_second"]
-            print(f"{self.prefix} - {logs['seconds']:.2f}s - {rate:,.0f} samples/s - {text}", file=self.file, flush=True)
