@@ -1,0 +1,277 @@
+"""TensorBoard event files, written without TensorBoard, TensorFlow or protobuf.
+
+An event file is a sequence of TFRecords, each holding one serialized ``Event`` protocol
+buffer (tensorboard/compat/proto/event.proto and summary.proto). Writing scalars needs only
+four messages' worth of the protobuf wire format, so they are encoded here by hand::
+
+    Event   { double wall_time = 1; int64 step = 2; string file_version = 3; Summary summary = 5; }
+    Summary { repeated Value value = 1; }
+    Value   { string tag = 1; float simple_value = 2; }
+
+Scalars go in ``simple_value``, as TensorFlow 1's ``tf.summary.scalar`` (and so TFLearn)
+wrote them; TensorBoard reads them as scalar summaries. The encoding is the one protobuf
+itself produces (fields in number order, proto3 defaults left out), byte for byte.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+import socket
+import struct
+import threading
+import time
+from types import TracebackType
+from typing import BinaryIO, List, Mapping, Optional, Tuple, Type, Union
+
+__all__ = ["EventFileWriter", "crc32c", "masked_crc32c"]
+
+# ---------------------------------------------------------------------------------------------
+# TFRecord framing
+
+
+def _crc32c_table() -> Tuple[int, ...]:
+    poly = 0x82F63B78  # Castagnoli's polynomial, bit-reversed (CRC32C is a reflected CRC)
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ poly if crc & 1 else crc >> 1
+        table.append(crc)
+    return tuple(table)
+
+
+_CRC32C_TABLE = _crc32c_table()
+
+
+def crc32c(data: bytes) -> int:
+    """CRC-32C (Castagnoli) of ``data``, the checksum TFRecord uses; ``crc32c(b"123456789")``
+    is 0xE3069283."""
+    crc = 0xFFFFFFFF
+    table = _CRC32C_TABLE
+    for byte in data:
+        crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+def masked_crc32c(data: bytes) -> int:
+    """The CRC as TFRecord stores it: rotated and offset, because a CRC computed over data
+    that itself contains CRCs is weak."""
+    crc = crc32c(data)
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def _tfrecord(data: bytes) -> bytes:
+    length = struct.pack("<Q", len(data))
+    return length + struct.pack("<I", masked_crc32c(length)) + data + struct.pack("<I", masked_crc32c(data))
+
+
+# ---------------------------------------------------------------------------------------------
+# Protobuf wire format
+
+_VARINT, _FIXED64, _LENGTH_DELIMITED, _FIXED32 = 0, 1, 2, 5
+
+
+def _varint(value: int) -> bytes:
+    # Negative int64s would need their 64-bit two's complement; steps are never negative.
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _key(field: int, wire_type: int) -> bytes:
+    return _varint(field << 3 | wire_type)
+
+
+def _length_delimited(field: int, payload: bytes) -> bytes:
+    return _key(field, _LENGTH_DELIMITED) + _varint(len(payload)) + payload
+
+
+def _float32(value: float) -> bytes:
+    try:
+        return struct.pack("<f", value)
+    except OverflowError:
+        # Beyond float32's range: a float32 cast (what TensorFlow's summary ops did) gives +-inf.
+        return struct.pack("<f", math.inf if value > 0 else -math.inf)
+
+
+def _event(wall_time: float, step: int = 0, *, file_version: Optional[str] = None,
+           values: Optional[List[Tuple[bytes, float]]] = None) -> bytes:
+    # proto3 leaves fields at their default out; the oneof members (file_version, summary,
+    # simple_value) have presence and are always written.
+    out = b""
+    if wall_time != 0.0:
+        out += _key(1, _FIXED64) + struct.pack("<d", wall_time)
+    if step != 0:
+        out += _key(2, _VARINT) + _varint(step)
+    if file_version is not None:
+        out += _length_delimited(3, file_version.encode("utf-8"))
+    if values is not None:
+        summary = b"".join(
+            _length_delimited(1, _length_delimited(1, tag) + _key(2, _FIXED32) + _float32(value))
+            for tag, value in values
+        )
+        out += _length_delimited(5, summary)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The writer
+
+_FILE_VERSION = "brain.Event:2"
+_INT64_MAX = 2**63 - 1
+
+# Numbers the files this process opens, as TensorBoard's and TensorFlow 2's writers do, so that
+# two writers started in the same second in one logdir get distinct names.
+_file_counter = 0
+_file_counter_lock = threading.Lock()
+
+
+def _next_file_number() -> int:
+    global _file_counter
+    with _file_counter_lock:
+        number = _file_counter
+        _file_counter += 1
+    return number
+
+
+def _is_number(value: object) -> bool:
+    # bool is an int, but a True logged as 1.0 is a caller's mistake, not a metric.
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+class EventFileWriter:
+    """Appends scalar summaries to a new TensorBoard event file in ``logdir``.
+
+    The file is named as TensorBoard's own writer (and tensorboardX) names it,
+    ``events.out.tfevents.{time:010d}.{hostname}.{pid}.{n}{filename_suffix}``, ``n`` counting
+    the files this process has opened; ``path`` is its full path. The logdir and its parents
+    are created, and the file opened, on construction: an unwritable logdir raises OSError
+    (naming the path) there, before any training starts.
+
+    Flushing: every :meth:`add_scalars` hands its record to the operating system before it
+    returns, so TensorBoard sees each value at once and a crash of the process loses nothing added;
+    :meth:`flush` and :meth:`close` also fsync the file. A training loop that logs once per
+    epoch pays nothing noticeable for this.
+
+    The writer is safe to share between threads and is a context manager (closing on exit).
+    """
+
+    def __init__(self, logdir: Union[str, "os.PathLike[str]"], filename_suffix: str = "") -> None:
+        logdir = os.fspath(logdir)
+        if not isinstance(logdir, str):
+            raise TypeError(f"logdir must be a str or os.PathLike of str, not {logdir!r}")
+        if not logdir:
+            raise ValueError("logdir must not be empty")
+        if not isinstance(filename_suffix, str):
+            raise TypeError(f"filename_suffix must be a str, not {type(filename_suffix).__name__}")
+        if any(sep and sep in filename_suffix for sep in (os.sep, os.altsep)):
+            raise ValueError(f"filename_suffix must not contain a path separator: {filename_suffix!r}")
+        self.logdir = logdir
+        self.path = os.path.join(
+            logdir,
+            f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}.{os.getpid()}."
+            f"{_next_file_number()}{filename_suffix}",
+        )
+        self._lock = threading.Lock()
+        try:
+            os.makedirs(logdir, exist_ok=True)
+            # "x": two writers never share a file, even if their names somehow collide.
+            self._file: Optional[BinaryIO] = open(self.path, "xb")
+        except OSError as exc:
+            raise type(exc)(exc.errno, f"cannot write a TensorBoard event file in {logdir!r}: {exc.strerror}",
+                            exc.filename) from exc
+        # TensorBoard recognises an event file by this first record.
+        self._write(_event(time.time(), file_version=_FILE_VERSION))
+
+    @property
+    def closed(self) -> bool:
+        return self._file is None
+
+    def add_scalars(self, step: int, values: Mapping[str, float], wall_time: Optional[float] = None) -> None:
+        """Write one Event at ``step`` holding one ``simple_value`` per tag of ``values``.
+
+        ``values`` maps non-empty str tags to real numbers (Python or NumPy floats and ints);
+        they are stored as float32, as ``simple_value`` is, NaN and +-inf included (TensorBoard
+        shows them). ``step`` is an int from 0 to 2**63 - 1; ``wall_time`` is in seconds since
+        the epoch, the current time when None. All arguments are checked before anything is
+        written: TypeError or ValueError name the first bad one.
+        """
+        if not isinstance(step, numbers.Integral) or isinstance(step, bool):
+            raise TypeError(f"step must be an int, not {type(step).__name__}")
+        step = int(step)
+        if not 0 <= step <= _INT64_MAX:
+            raise ValueError(f"step must be between 0 and 2**63 - 1, not {step}")
+        if not isinstance(values, Mapping):
+            raise TypeError(f"values must be a mapping of tag to number, not {type(values).__name__}")
+        if not values:
+            raise ValueError("values is empty: there is nothing to write")
+        encoded: List[Tuple[bytes, float]] = []
+        for tag, value in values.items():
+            if not isinstance(tag, str):
+                raise TypeError(f"tags must be str, not {type(tag).__name__} ({tag!r})")
+            if not tag:
+                raise ValueError("tags must not be empty")
+            try:
+                tag_bytes = tag.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise ValueError(f"tag {tag!r} is not encodable as UTF-8: {exc.reason}") from None
+            if not _is_number(value):
+                raise TypeError(f"the value of tag {tag!r} must be a real number, not {type(value).__name__}")
+            try:
+                number = float(value)
+            except OverflowError:  # an int beyond even a double's range
+                number = math.inf if value > 0 else -math.inf
+            encoded.append((tag_bytes, number))
+        if wall_time is None:
+            seconds = time.time()
+        elif not _is_number(wall_time):
+            raise TypeError(f"wall_time must be a number of seconds or None, not {type(wall_time).__name__}")
+        else:
+            try:
+                seconds = float(wall_time)
+            except OverflowError:
+                seconds = math.inf
+            if not math.isfinite(seconds):
+                raise ValueError(f"wall_time must be a finite number of seconds, not {wall_time}")
+        self._write(_event(seconds, step, values=encoded))
+
+    def flush(self) -> None:
+        """Make everything written so far durable (fsync). Does nothing once closed."""
+        with self._lock:
+            if self._file is not None:
+                self._file.flush()
+                os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        """Flush and close the file; closing again does nothing."""
+        with self._lock:
+            if self._file is None:
+                return
+            file, self._file = self._file, None
+            try:
+                file.flush()
+                os.fsync(file.fileno())
+            finally:
+                file.close()
+
+    def _write(self, event: bytes) -> None:
+        with self._lock:
+            if self._file is None:
+                raise ValueError(f"the event file {self.path} is closed")
+            self._file.write(_tfrecord(event))
+            self._file.flush()
+
+    def __enter__(self) -> "EventFileWriter":
+        return self
+
+    def __exit__(self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException],
+                 traceback: Optional[TracebackType]) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<EventFileWriter {self.path!r}{' (closed)' if self.closed else ''}>"
