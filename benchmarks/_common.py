@@ -4,7 +4,9 @@
 - timing: :func:`interleaved` runs every contender once per repetition, in a fixed order,
   after an idle pause, so that a slow phase of a shared, noisy machine hits all of them
   alike, and measures the CPU that other processes used meanwhile (:func:`other_cores`);
-  :func:`calls_per_timing` sizes loops of short calls; :func:`median`, :func:`gflops`.
+  :func:`timed` measures one call, in this process or in a worker that reports it as a
+  :class:`SelfTimed`; :func:`calls_per_timing` sizes loops of short calls; :func:`median`,
+  :func:`gflops`.
 - threads: :func:`default_threads` (all usable cores), :func:`numpy_threads` (limits
   NumPy's BLAS with threadpoolctl when it is installed).
 - the machine's float32 roof: :func:`matmul_roof`, NumPy's ``matmul`` on 2048x2048 float32
@@ -21,7 +23,10 @@
   :func:`int_list`, :func:`choice_list`.
 
 This file is not a script; the benchmarks import it from their own folder, which Python
-puts on ``sys.path`` when they are run as ``python benchmarks/...``.
+puts on ``sys.path`` when they are run as ``python benchmarks/...``. It does not import
+mnistmlp when it is imported (only :func:`environment` and :func:`load_mnist` do): the
+baseline's worker (``_baseline.py``) imports it before choosing which build ``import
+mnistmlp`` loads.
 """
 
 from __future__ import annotations
@@ -40,8 +45,6 @@ import time
 from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
-
-import mnistmlp
 
 try:
     import resource
@@ -123,6 +126,32 @@ def _other_cpu_since(start: Optional[Tuple[float, float]]) -> Optional[float]:
     return max(0.0, (end[0] - start[0]) - (end[1] - start[1]))
 
 
+class SelfTimed(NamedTuple):
+    """One call measured as :func:`interleaved` measures it: what it returned (``value``),
+    its wall-clock ``seconds`` and the CPU seconds other processes used meanwhile
+    (``other_cpu``, None where unknown).
+
+    :func:`timed` makes one. A contender's callable returns one when the work ran elsewhere
+    and was timed there: the baseline peer of ``bench_train.py`` asks a worker process to
+    run the call, and the worker times it with :func:`timed`, so that the pipe's latency and
+    the transfer of the result are not counted; :func:`interleaved` then records the
+    worker's measurement instead of its own."""
+
+    value: object
+    seconds: float
+    other_cpu: Optional[float] = None
+
+
+def timed(run: Callable[[], object]) -> SelfTimed:
+    """Calls ``run`` once, timed with :func:`time.perf_counter`, and measures the CPU that
+    other processes used meanwhile."""
+    cpu = _cpu_snapshot()
+    start = time.perf_counter()
+    value = run()
+    seconds = time.perf_counter() - start
+    return SelfTimed(value, seconds, _other_cpu_since(cpu))
+
+
 def interleaved(
     contenders: Dict[str, Callable[[], Callable[[], object]]],
     repeats: int,
@@ -136,8 +165,9 @@ def interleaved(
     model, say) runs untimed before each timed call. Repetition 1 sets up and times every
     contender once, in the order of ``contenders``, then repetition 2, and so on, so that a
     slow phase of a shared machine hits all of them alike. Each call is timed with
-    :func:`time.perf_counter`. ``on_repeat`` gets the repetition number (from 1) and its
-    timings.
+    :func:`timed`, unless it returns a :class:`SelfTimed`: then its ``seconds`` and
+    ``other_cpu`` replace this process's measurement and its ``value`` is the result.
+    ``on_repeat`` gets the repetition number (from 1) and its timings.
 
     Before each timed call the machine is left idle for ``pause`` seconds: thread pools
     keep spinning for a while after their work is done (OpenBLAS's for about 0.1 s), and
@@ -154,12 +184,12 @@ def interleaved(
             time.sleep(pause)
             if warm_up:
                 run()
-            cpu = _cpu_snapshot()
-            start = time.perf_counter()
-            result = run()
-            timings.seconds[name].append(time.perf_counter() - start)
-            timings.other_cpu[name].append(_other_cpu_since(cpu))
-            timings.results[name].append(result)
+            measured = timed(run)
+            if isinstance(measured.value, SelfTimed):
+                measured = measured.value
+            timings.seconds[name].append(measured.seconds)
+            timings.other_cpu[name].append(measured.other_cpu)
+            timings.results[name].append(measured.value)
         if on_repeat is not None:
             on_repeat(rep, {name: times[-1] for name, times in timings.seconds.items()})
     return timings
@@ -303,6 +333,8 @@ def environment(torch_version: Optional[str] = None) -> dict:
     """The facts of the run that a result depends on: date, machine, builds, versions.
 
     Made when the run starts; ``load_average_end`` is to be filled in when it ends."""
+    import mnistmlp
+
     return {
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "load_average_start": load_average(),

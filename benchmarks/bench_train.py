@@ -1,4 +1,6 @@
-"""Training and inference speed: mnistmlp against NumPy (mnistmlp.numpy_baseline) and PyTorch.
+"""Training and inference speed: mnistmlp against NumPy (mnistmlp.numpy_baseline), PyTorch,
+and another build of mnistmlp (``--baseline``: is the current build slower than a previous
+commit's?).
 
 Usage (from the repository root; the real MNIST comes from --data-dir or $MNISTMLP_DATA)::
 
@@ -7,6 +9,10 @@ Usage (from the repository root; the real MNIST comes from --data-dir or $MNISTM
     python benchmarks/bench_train.py --configs A,D --optimizers adam --batch-sizes 10,1024 \\
         --threads 1,2 --peers mnistmlp,numpy,torch
     python benchmarks/bench_train.py --synthetic --samples 200 --repeats 1   # no data needed
+
+    # against the previous commit, in the same run (the build takes about a minute):
+    benchmarks/build_baseline.sh HEAD~1 /tmp/baseline-prev
+    python benchmarks/bench_train.py --baseline /tmp/baseline-prev --peers mnistmlp,baseline,numpy
 
 **Training.** One epoch over the 55,000 training images (or the first ``--samples``),
 trained by every peer:
@@ -17,14 +23,24 @@ trained by every peer:
 - ``torch``: idiomatic eager PyTorch with ``torch.set_num_threads(t)``: an ``nn.Sequential``
   of ``nn.Linear``/``nn.ReLU``, ``torch.optim.SGD``/``Adam``, ``F.cross_entropy``, mini-batches
   indexed from a fresh random permutation each epoch (only if torch is importable; it is
-  never a dependency of mnistmlp).
+  never a dependency of mnistmlp);
+- ``baseline`` (with ``--baseline DIR``): the ``mnistmlp`` peer's very call on another build of
+  mnistmlp, installed in DIR (``benchmarks/build_baseline.sh REF DIR`` builds commit REF there,
+  with the current build's compiler and flags), or in the environment of the Python
+  interpreter DIR names. Two builds cannot be imported into one process, so it runs in a
+  worker process (``_baseline.py``) that gets the data once, sets up each call untimed on
+  request, and times the call itself, so that the pipe costs nothing; ``vs baseline`` below
+  1 means the current build is slower. The two builds' code is ``_mnistmlp_peer.py``'s, which
+  uses only the API every build has. Between runs of the same build the ratio moves by the
+  machine's noise (on the 2-core development machine 0.8x to 1.2x per row at 9 repetitions,
+  a baseline of the same build against itself): more ``--repeats`` narrow it.
 
 All peers start every epoch from the same initial weights (mnistmlp's, copied) with the
 same optimizer (SGD lr 0.01 or Adam lr 0.001) and shuffle the data. Each repetition sets up
-fresh models (untimed), then times one epoch of every peer in turn (rep 1: mnistmlp, numpy,
-torch; rep 2: ...), each after ``--pause`` seconds of idling (so that the previous peer's
-thread pool has stopped spinning); the table shows medians. A timing is the wall-clock time of the whole
-call a user would make, input checks included.
+fresh models (untimed), then times one epoch of every peer in turn (rep 1: mnistmlp,
+baseline, numpy, torch; rep 2: ...), each after ``--pause`` seconds of idling (so that the
+previous peer's thread pool has stopped spinning); the table shows medians. A timing is the
+wall-clock time of the whole call a user would make, input checks included.
 
 Per row the table gives each peer's samples/s, mnistmlp's achieved GFLOP/s and its share of
 the machine's float32 roof, and mnistmlp's speed relative to each peer (``2.00x``: twice as
@@ -38,17 +54,17 @@ processes can only lower it). The ``others`` column gives the cores that other p
 kept busy during a row's timings (from /proc/stat): above about 0.2, a multithreaded timing
 was disturbed.
 
-Each epoch is also a sanity check: every loss must be finite and, on the real data with at
-least 5,000 samples, every peer's epoch accuracy (the running accuracy of the training
-forward passes) must be within 0.15 of mnistmlp's (the shuffling alone moves the small B
+Each epoch is also a sanity check: every loss must be finite (the baseline's too) and, on
+the real data with at least 5,000 samples, every peer's epoch accuracy (the running accuracy
+of the training forward passes) must be within 0.15 of mnistmlp's (the shuffling alone moves the small B
 network's accuracy by up to 0.09 on 5,000 samples), and at least 0.3 (three times chance)
 when the epoch has at least 400 updates (with fewer, e.g. 5,000 samples in batches of 1024,
 an epoch is too short to be far from chance).
 
 **Inference.** ``predict_proba`` on the 10,000 test images with the initial weights of each
-configuration: mnistmlp against ``NumpyMLP.predict_proba`` (same weights) and a no-grad torch
-forward pass plus softmax, per thread count, interleaved, medians; the probabilities must
-agree to rtol 1e-4, atol 1e-5.
+configuration: mnistmlp against the baseline's ``predict_proba``, ``NumpyMLP.predict_proba``
+(same weights) and a no-grad torch forward pass plus softmax, per thread count, interleaved,
+medians; the probabilities must agree to rtol 1e-4, atol 1e-5.
 
 ``--full`` selects every configuration (A 784-100-10, B 784-10-10, C 784-100-100-10,
 D 784-1024-1024-10), both optimizers, batch sizes 10, 32, 128, 1024 and 1 thread as well as
@@ -60,14 +76,17 @@ epoch to the first N images; samples/s still compare. The real data is the defau
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import sys
 from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
+import _baseline  # first: it keeps the environment as it was before mnistmlp's import
 import _common as common
 import mnistmlp
+from _mnistmlp_peer import LEARNING_RATES, SEED, MnistmlpPeer
 from mnistmlp import reference
 from mnistmlp.numpy_baseline import NumpyMLP
 
@@ -77,12 +96,10 @@ CONFIGS: Dict[str, List[int]] = {
     "C": [784, 100, 100, 10],
     "D": [784, 1024, 1024, 10],
 }
-LEARNING_RATES = {"sgd": 0.01, "adam": 0.001}
 BATCH_SIZES = [10, 32, 128, 1024]
-PEERS = ("mnistmlp", "numpy", "torch")
+PEERS = ("mnistmlp", "baseline", "numpy", "torch")
 TRAIN_SIZE = 55_000
 TEST_SIZE = 10_000
-SEED = 0
 TORCH_MISSING = "torch not installed (pip install torch==2.13.0 for the CPU build): torch columns left out"
 
 # The sanity checks of the training epochs (see the module docstring).
@@ -105,31 +122,11 @@ def config_label(name: str) -> str:
 
 # ----------------------------------------------------------------------------------------
 # The peers. Each builds, untimed, the call to time: a training epoch from the given
-# weights, or predict_proba.
+# weights, or predict_proba. MnistmlpPeer (_mnistmlp_peer.py) is shared with the baseline
+# (_baseline.BaselinePeer), which runs it on another build in a worker process.
 # ----------------------------------------------------------------------------------------
 
 Weights = List[tuple]
-
-
-class MnistmlpPeer:
-    name = "mnistmlp"
-
-    def trainer(self, sizes, optimizer, weights, threads, batch_size, X, y) -> Callable[[], dict]:
-        model = mnistmlp.MLP(sizes, optimizer=optimizer, learning_rate=LEARNING_RATES[optimizer],
-                             seed=SEED, threads=threads)
-        model.set_weights(weights)
-
-        def epoch() -> dict:
-            logs = model.fit(X, y, epochs=1, batch_size=batch_size, shuffle=True, verbose=0).history
-            return {"loss": logs["loss"][0], "accuracy": logs["accuracy"][0],
-                    "engine_seconds": logs["seconds"][0]}
-
-        return epoch
-
-    def predictor(self, sizes, weights, threads, X) -> Callable[[], np.ndarray]:
-        model = mnistmlp.MLP(sizes, threads=threads)
-        model.set_weights(weights)
-        return lambda: model.predict_proba(X)
 
 
 class NumpyPeer:
@@ -199,12 +196,15 @@ class TorchPeer:
         return predict
 
 
-def make_peers(names: Sequence[str], notes: List[str]) -> list:
-    """The peers named, in order; torch is left out, with a note, if it is not importable."""
-    peers = []
+def make_peers(names: Sequence[str], notes: List[str], make_baseline: Callable[[], object]) -> list:
+    """The peers named, in order; torch is left out, with a note, if it is not importable.
+    ``make_baseline`` starts the baseline's worker."""
+    peers: list = []
     for name in names:
         if name == "mnistmlp":
             peers.append(MnistmlpPeer())
+        elif name == "baseline":
+            peers.append(make_baseline())
         elif name == "numpy":
             peers.append(NumpyPeer())
             if common.threadpoolctl is None:
@@ -372,10 +372,13 @@ def warm_up(peers, data: common.Mnist, threads: Sequence[int]) -> None:
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description="Time one training epoch (and inference) of mnistmlp, the NumPy baseline "
-                    "and PyTorch, interleaved, and print a Markdown table of medians.",
+        description="Time one training epoch (and inference) of mnistmlp, NumPy "
+                    "(mnistmlp.numpy_baseline), PyTorch and optionally another build of mnistmlp "
+                    "(--baseline), interleaved, and print a Markdown table of medians.",
         epilog="Default: config A, sgd and adam, batch sizes 10,32,128,1024, all cores. "
-               "Explicit options override --full's selection.",
+               "Explicit options override --full's selection. Against the previous commit: "
+               "benchmarks/build_baseline.sh HEAD~1 /tmp/baseline && "
+               "python benchmarks/bench_train.py --baseline /tmp/baseline",
     )
     parser.add_argument("--configs", type=common.choice_list(list(CONFIGS)), metavar="NAME,...",
                         help="networks: " + ", ".join(config_label(c) for c in CONFIGS) + " (default A)")
@@ -383,8 +386,15 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help="sgd (lr 0.01), adam (lr 0.001) (default both)")
     parser.add_argument("--batch-sizes", type=common.int_list, metavar="B,...",
                         help="mini-batch sizes (default 10,32,128,1024)")
-    parser.add_argument("--peers", type=common.choice_list(PEERS), default=list(PEERS), metavar="NAME,...",
-                        help="what to compare; must include mnistmlp (default mnistmlp,numpy,torch)")
+    parser.add_argument("--peers", type=common.choice_list(PEERS), metavar="NAME,...",
+                        help="what to compare, timed in this order; must include mnistmlp (default "
+                             "mnistmlp,numpy,torch, and baseline after mnistmlp with --baseline)")
+    parser.add_argument("--baseline", metavar="DIR",
+                        help="also time the mnistmlp of another build, in a worker process: DIR is a "
+                             "folder where it is installed (benchmarks/build_baseline.sh REF DIR builds "
+                             "a commit there) or a Python interpreter whose environment has it; the "
+                             "tables get a baseline column and 'vs baseline' (below 1: slower than "
+                             "the baseline)")
     parser.add_argument("--full", action="store_true",
                         help="every config, optimizer and batch size, and 1 thread as well as all cores")
     common.common_arguments(parser, repeats=3)
@@ -406,8 +416,14 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     args.batch_sizes = args.batch_sizes or BATCH_SIZES
     cores = common.default_threads()
     args.threads = args.threads or (sorted({1, cores}) if args.full else [cores])
+    if args.peers is None:
+        args.peers = [p for p in PEERS if p != "baseline" or args.baseline]
     if "mnistmlp" not in args.peers:
         parser.error("--peers must include mnistmlp: the ratios compare with it")
+    if "baseline" in args.peers and not args.baseline:
+        parser.error("--peers baseline needs --baseline DIR (see benchmarks/build_baseline.sh)")
+    if args.baseline and "baseline" not in args.peers:
+        parser.error("--baseline is given but --peers leaves baseline out")
     if args.samples is None:
         args.samples = TRAIN_SIZE
     elif args.samples > TRAIN_SIZE and not args.synthetic:
@@ -417,17 +433,40 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
-    notes: List[str] = []
-    peers = make_peers(args.peers, notes)
-    for note in notes:
-        common.progress(f"note: {note}")
-    torch_version = next((p.torch.__version__ for p in peers if p.name == "torch"), None)
-    env = common.environment(torch_version)
-
     if args.synthetic:
         data = common.synthetic_mnist(args.samples, TEST_SIZE, SEED)
     else:
         data = common.load_mnist(args.data_dir)
+    with contextlib.ExitStack() as cleanup:  # ends the baseline's worker, whatever happens
+        try:
+            return run(args, data, cleanup)
+        except _baseline.BaselineError as exc:
+            raise SystemExit(f"error: {exc}") from None
+
+
+def start_baseline(args, data: common.Mnist, cleanup: contextlib.ExitStack) -> _baseline.BaselinePeer:
+    """The baseline peer, its worker started and given the data (closed by ``cleanup``)."""
+    common.progress(f"baseline: starting a worker for {args.baseline}")
+    peer = _baseline.BaselinePeer(args.baseline, arrays=[data.train_images[:args.samples],
+                                                         data.train_labels[:args.samples],
+                                                         data.test_images])
+    cleanup.callback(peer.close)
+    common.progress(_baseline.build_line(peer.build)[2:])
+    return peer
+
+
+def run(args, data: common.Mnist, cleanup: contextlib.ExitStack) -> int:
+    notes: List[str] = []
+    peers = make_peers(args.peers, notes, lambda: start_baseline(args, data, cleanup))
+    baseline = next((p for p in peers if p.name == "baseline"), None)
+    if baseline is not None:
+        notes += _baseline.build_differences(baseline.build, mnistmlp.get_config())
+    for note in notes:
+        common.progress(f"note: {note}")
+    torch_version = next((p.torch.__version__ for p in peers if p.name == "torch"), None)
+    env = common.environment(torch_version)
+    env["baseline"] = None if baseline is None else baseline.build
+
     common.progress(f"data: {data.source}; warming up")
     warm_up(peers, data, args.threads)
 
@@ -443,9 +482,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     names = [peer.name for peer in peers]
     samples = "" if args.samples == TRAIN_SIZE else f" (first {args.samples:,} images: --samples)"
     print("\n".join(common.header_lines("mnistmlp training benchmark", env, roofs, all_timings, notes)))
+    if baseline is not None:
+        print(_baseline.build_line(baseline.build))
     print(f"- data: {data.source}; repetitions: {args.repeats}, interleaved, {args.pause} s idle "
           "before each timing; medians")
-    print("- vs X: mnistmlp's samples/s divided by X's (above 1: mnistmlp is faster)")
+    print("- vs X: mnistmlp's samples/s divided by X's (above 1: mnistmlp is faster"
+          + ("; vs baseline below 1: the current build is slower than the baseline)" if baseline else ")"))
     print()
     print(f"### Training: one epoch of {args.samples:,} samples{samples}")
     print()

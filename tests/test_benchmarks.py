@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -52,12 +53,88 @@ def test_bench_train(tmp_path: Path) -> None:
         assert set(row["peers"]) == {"mnistmlp", "numpy"} and "numpy" in row["ratios"]
 
 
-def test_bench_train_flop_count() -> None:
+def copy_of_installed_mnistmlp(folder: Path) -> Path:
+    """``folder``/mnistmlp: a copy of the mnistmlp this Python imports, compiled module
+    included (an editable install keeps it apart from the Python files), as
+    ``build_baseline.sh`` would leave a build there, without the build's minute."""
+    import mnistmlp
+    import mnistmlp._core
+
+    package = folder / "mnistmlp"
+    shutil.copytree(Path(mnistmlp.__file__).parent, package, ignore=shutil.ignore_patterns("__pycache__"))
+    core = Path(mnistmlp._core.__file__)
+    if not (package / core.name).exists():
+        shutil.copy2(core, package / core.name)
+    return folder
+
+
+def test_bench_train_baseline(tmp_path: Path) -> None:
+    """--baseline DIR times a second build in a worker process: here a copy of the current
+    one, which must come from DIR (not from an editable install's finder)."""
+    baseline = copy_of_installed_mnistmlp(tmp_path / "baseline")
+    (baseline / "SOURCE_REVISION").write_text("abc1234 " + "0" * 40 + "\n")
+    report = tmp_path / "train.json"
+    result = run_benchmark(
+        "bench_train.py", "--synthetic", "--samples", "300", "--repeats", "2", "--inference-repeats", "2",
+        "--configs", "A", "--optimizers", "adam", "--batch-sizes", "32", "--threads", "1",
+        "--baseline", str(baseline), "--peers", "mnistmlp,baseline,numpy", "--pause", "0",
+        "--roof-repeats", "1", "--json", str(report),
+    )
+    assert "baseline samples/s" in result.stdout and "vs baseline" in result.stdout
+    assert "- baseline: mnistmlp" in result.stdout and "(git abc1234)" in result.stdout
+    data = json.loads(report.read_text())
+    build = data["environment"]["baseline"]
+    assert Path(build["mnistmlp_file"]).resolve().is_relative_to(baseline.resolve())
+    assert build["source_revision"] == "abc1234" and build["config"]["simd"]
+    for row in data["training"] + data["inference"]:
+        assert list(row["peers"]) == ["mnistmlp", "baseline", "numpy"]
+        assert set(row["ratios"]) == {"baseline", "numpy"} and row["ratios"]["baseline"] > 0
+        assert len(row["peers"]["baseline"]["seconds"]) == 2
+    # The same build, the same weights and shuffling: the same epochs.
+    peers = data["training"][0]["peers"]
+    losses = {name: [epoch["loss"] for epoch in peers[name]["epochs"]] for name in ("mnistmlp", "baseline")}
+    assert losses["baseline"] == losses["mnistmlp"]
+
+
+def test_bench_train_baseline_refusals(tmp_path: Path) -> None:
+    def bench(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(BENCHMARKS / "bench_train.py"), "--synthetic", *args],
+                              capture_output=True, text=True, timeout=60)
+
+    result = bench("--baseline", str(tmp_path), "--samples", "100")
+    assert result.returncode == 1 and "holds no mnistmlp package" in result.stderr
+    result = bench("--peers", "mnistmlp,baseline")
+    assert result.returncode == 2 and "needs --baseline" in result.stderr
+    # build_baseline.sh replaces DIR: never one it did not make.
+    (tmp_path / "precious").write_text("data")
+    script = subprocess.run(["bash", str(BENCHMARKS / "build_baseline.sh"), "HEAD", str(tmp_path)],
+                            capture_output=True, text=True, timeout=60)
+    assert script.returncode == 2 and "not a baseline built by this script" in script.stderr
+    assert (tmp_path / "precious").read_text() == "data"
+
+
+def import_benchmark_module(name: str):
     sys.path.insert(0, str(BENCHMARKS))
     try:
-        from bench_train import flops_per_sample
+        return __import__(name)
     finally:
         sys.path.remove(str(BENCHMARKS))
+
+
+def test_interleaved_takes_a_self_timed_call() -> None:
+    """A contender that timed itself (in a worker process) replaces the parent's measurement."""
+    common = import_benchmark_module("_common")
+    timings = common.interleaved({
+        "here": lambda: (lambda: "result"),
+        "elsewhere": lambda: (lambda: common.SelfTimed("remote result", 123.0, 0.5)),
+    }, repeats=2)
+    assert timings.seconds["elsewhere"] == [123.0, 123.0] and timings.other_cpu["elsewhere"] == [0.5, 0.5]
+    assert timings.results["elsewhere"] == ["remote result"] * 2
+    assert timings.results["here"] == ["result"] * 2 and all(s < 1.0 for s in timings.seconds["here"])
+
+
+def test_bench_train_flop_count() -> None:
+    flops_per_sample = import_benchmark_module("bench_train").flops_per_sample
     # forward 784*100 + 100*10, dW the same again, dX of the second layer only: 100*10.
     assert flops_per_sample([784, 100, 10]) == 2 * (2 * (78_400 + 1_000) + 1_000)
 
