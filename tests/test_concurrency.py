@@ -128,10 +128,10 @@ def test_changing_the_model_from_its_progress_callback_is_refused(change):
 
     with pytest.raises(RuntimeError, match="the model is training on this thread: a progress callback may read"):
         model._engine.fit_epoch(X, y.astype(np.int32), 10, True, callback, 0.0)
-    # The epoch stopped after the batch that called back, and the model stays usable.
-    assert model.steps_ == 1 and model.epochs_ == 0
+    # The epoch stopped after the batch that called back (it counts), and the model stays usable.
+    assert model.steps_ == 1 and model.epochs_ == 1
     model.fit(X, y, epochs=1, batch_size=10, verbose=0)
-    assert model.epochs_ == 1
+    assert model.epochs_ == 2
 
 
 def test_counters_read_from_another_thread_only_grow():

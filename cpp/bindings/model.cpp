@@ -329,6 +329,15 @@ void bind_model(py::module_& m, const char* name) {
             WriteLock lock = model.lock_for_writing();
             model.set_seed(seed);
           })
+      .def(
+          "set_optimizer",
+          [](Model<T>& model, const OptimizerConfig& optimizer) {
+            py::gil_scoped_release release;
+            WriteLock lock = model.lock_for_writing();
+            model.set_optimizer(optimizer);
+          },
+          py::arg("optimizer"),
+          "New settings for the model's optimizer (same state slots), between epochs.")
       .def_property_readonly(
           "state_slot_names",
           [](const Model<T>& model) { return model.config().optimizer.state_slot_names(); })

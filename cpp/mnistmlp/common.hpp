@@ -28,6 +28,12 @@ template <typename T, typename = std::enable_if_t<std::is_integral_v<T>>>
 std::string to_text(T v) {
   return std::to_string(v);
 }
+// Names as a list: "[m, v]".
+inline std::string to_text(const std::vector<std::string>& names) {
+  std::string text = "[";
+  for (std::size_t i = 0; i < names.size(); ++i) text += (i ? ", " : "") + names[i];
+  return text + "]";
+}
 
 // Errors are read by people who called the Python API, not the engine: they say what is wrong
 // in the user's words ("expected 784 input features per row, got 700"), with no tag naming an

@@ -100,6 +100,18 @@ void Model<T>::set_threads(int threads) {
 }
 
 template <typename T>
+void Model<T>::set_optimizer(const OptimizerConfig& optimizer) {
+  optimizer.validate();
+  const std::vector<std::string> slots = optimizer.state_slot_names();
+  const std::vector<std::string> current = config_.optimizer.state_slot_names();
+  MNISTMLP_CHECK(slots == current, "the optimizer's new settings need the state slots ", slots,
+                 " but the model holds ", current,
+                 ": build a new model for another kind of optimizer");
+  config_.optimizer = optimizer;
+  ++config_version_;
+}
+
+template <typename T>
 void Model<T>::initialize_layer(index_t layer, WeightInit init, double scale,
                                 std::uint64_t seed) {
   MNISTMLP_CHECK(layer >= 0 && layer < config_.layers(), "layer ", layer,

@@ -31,7 +31,9 @@ constexpr std::int64_t kCounterLimit = std::int64_t{1} << 53;
 // Counters that make training resumable: saved with the model.
 struct TrainingState {
   std::int64_t step = 0;   // optimizer updates applied
-  std::int64_t epoch = 0;  // epochs completed; keys each epoch's shuffle
+  // Epochs trained, one cut short by a stop (a callback, Ctrl-C) included: its updates were
+  // applied, and the next epoch takes a new shuffle. Keys each epoch's shuffle.
+  std::int64_t epoch = 0;
   // TFLearn's displayed running averages of the batch loss and accuracy (see trainer.hpp).
   double loss_average = 0;
   double accuracy_average = 0;
@@ -92,7 +94,16 @@ class Model {
 
   int threads() const { return threads_; }
   // The seed keys shuffles and dropout; restored with a saved model so training resumes exactly.
-  void set_seed(std::uint64_t seed) { config_.seed = seed; }
+  void set_seed(std::uint64_t seed) {
+    config_.seed = seed;
+    ++config_version_;
+  }
+  // New optimizer settings between epochs (a learning-rate schedule's): the state slots, and
+  // so the arena's layout, must stay the same.
+  void set_optimizer(const OptimizerConfig& optimizer);
+  // Counts changes of the configuration after construction: a backend that records work with
+  // the configuration baked in (the CUDA graph) records it again when this moves.
+  std::uint64_t config_version() const { return config_version_; }
   void set_threads(int threads);
 
   // Weights of `layer` drawn from `init` (scale: the stddev of normal and truncated_normal,
@@ -133,6 +144,7 @@ class Model {
   int threads_ = 1;
   Device device_;
   std::uint64_t host_version_ = 0;
+  std::uint64_t config_version_ = 0;
   std::unique_ptr<Backend<T>> backend_;
   mutable std::shared_mutex data_mutex_;
   std::mutex writer_mutex_;

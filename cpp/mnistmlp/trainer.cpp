@@ -139,7 +139,7 @@ EpochResult train_epoch(Model<T>& model, const InputView& x, const TargetView<T>
   backend.end_epoch();
   if (const std::string problem = model.state_problem(); !problem.empty()) diverged(problem);
   p.seconds = std::chrono::duration<double>(clock::now() - start).count();
-  if (!result.stopped) ++state.epoch;
+  ++state.epoch;
   result.batch_loss.resize(launched);
   result.batch_accuracy.resize(launched);
   if (progress && !result.stopped) report();

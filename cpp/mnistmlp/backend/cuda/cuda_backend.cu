@@ -234,9 +234,10 @@ struct StepKey {
   index_t cols = 0;
   bool labels = false;
   index_t classes = 0;
+  std::uint64_t config_version = 0;  // the optimizer's settings are baked into the graph
   bool operator==(const StepKey& o) const {
     return batch_size == o.batch_size && seed == o.seed && type == o.type && cols == o.cols &&
-           labels == o.labels && classes == o.classes;
+           labels == o.labels && classes == o.classes && config_version == o.config_version;
   }
 };
 
@@ -274,7 +275,8 @@ class CudaBackend final : public Backend<T> {
       batch_size_ = batch_size;
       rows_ = x.rows;
       full_batches_ = x.rows / batch_size;
-      const StepKey key{batch_size, config().seed, x.type, x.cols, y.labels != nullptr, y.classes};
+      const StepKey key{batch_size, config().seed, x.type,           x.cols,
+                        y.labels != nullptr, y.classes, model_.config_version()};
       if (moved || !(key == step_key_)) graph_.reset();
       step_key_ = key;
       runs_queued_ = 0;
