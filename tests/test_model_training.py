@@ -134,7 +134,7 @@ def test_fit_learns_a_separable_problem_and_reports_history():
     model = mnistmlp.MLP([784, 64, 10], seed=0)
     history = model.fit(X[:2500], y[:2500], epochs=3, batch_size=32, validation_data=(X[2500:], y[2500:]), verbose=0)
     h = history.history
-    assert history.epoch == [1, 2, 3]
+    assert history.epoch == [0, 1, 2]  # Keras's numbering, from 0
     assert set(h) >= {"loss", "accuracy", "val_loss", "val_accuracy", "seconds", "samples_per_second"}
     assert h["loss"][-1] < h["loss"][0]
     # Over seeds 0-9: training accuracy 0.76-0.81, validation 0.56-0.61; chance is 0.25.
@@ -168,12 +168,13 @@ def test_progress_callback_stops_training_cleanly_between_batches(how):
     else:
         result = model._engine.fit_epoch(Xc, yc, 10, True, callback, 0.0)
         assert result["stopped"] and result["batches"] == 3
-    # Stopped after the third batch, with its update applied: the model is consistent.
+    # Stopped after the third batch, with its update applied: the model is consistent, and the
+    # shortened epoch counts.
     assert callback.seen == [1, 2, 3]
-    assert model.steps_ == 3 and model.epochs_ == 0
+    assert model.steps_ == 3 and model.epochs_ == 1
     assert all(np.isfinite(a).all() for pair in model.get_weights() for a in pair)
     model.fit(X, y, epochs=1, batch_size=10, verbose=0)  # and it trains on afterwards
-    assert model.epochs_ == 1
+    assert model.epochs_ == 2
 
 
 def test_callback_objects_get_progress_and_epoch_end():
@@ -185,7 +186,7 @@ def test_callback_objects_get_progress_and_epoch_end():
             events.append((epoch, sorted(logs)))
 
     mnistmlp.MLP([784, 8, 10]).fit(X, y, epochs=2, batch_size=50, verbose=0, callbacks=[Recorder()])
-    assert [e for e, _ in events] == [1, 2] and "loss" in events[0][1]
+    assert [e for e, _ in events] == [0, 1] and "loss" in events[0][1]
 
 
 def test_predict_is_safe_from_several_threads():

@@ -20,7 +20,7 @@ except ImportError as exc:  # pragma: no cover - only when the package was not b
         "inside the source folder's python/ directory."
     ) from exc
 
-from . import datasets, optimizers, reference
+from . import callbacks, datasets, optimizers, reference, schedules
 from ._config import (cuda_available, get_config, get_flush_denormal, get_simd, set_flush_denormal, set_simd,
                       show_config)
 from ._modelfile import ModelFileError
@@ -41,6 +41,7 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'mnistmlp' has no attribute {name!r}")
 
 __all__ = [
-    "MLP", "History", "ModelFileError", "Progress", "__version__", "cuda_available", "datasets", "get_config",
-    "get_flush_denormal", "get_simd", "optimizers", "reference", "set_flush_denormal", "set_simd", "show_config",
+    "MLP", "History", "ModelFileError", "Progress", "__version__", "callbacks", "cuda_available", "datasets",
+    "get_config", "get_flush_denormal", "get_simd", "optimizers", "reference", "schedules", "set_flush_denormal",
+    "set_simd", "show_config",
 ]

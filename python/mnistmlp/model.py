@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import os
 import warnings
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from . import _core
 from ._config import usable_cpus
-from ._display import EpochDisplay
+from ._display import EpochDisplay, check_verbose
 from ._modelfile import ModelFileError, read_model_file, write_model_file
-from ._spec import (ACTIVATIONS, DEVICES, LOSSES, OUTPUT_ACTIVATIONS, WEIGHT_INIT_ALIASES, WEIGHT_INITS, ModelSpec,
-                    OneOf, Optimizer, check_training, shown)
+from ._progress import format_bytes
+from ._spec import (ACTIVATIONS, DEVICES, FRACTION, LOSSES, OUTPUT_ACTIVATIONS, WEIGHT_INIT_ALIASES, WEIGHT_INITS,
+                    ModelSpec, OneOf, Optimizer, check_training, shown)
 from ._validation import as_inputs, check_int, check_xy, stacklevel_outside_package
+from .callbacks import CallbackList
 
 __all__ = ["MLP", "History", "Progress", "ACTIVATIONS", "OUTPUT_ACTIVATIONS", "LOSSES", "WEIGHT_INITS"]
 
@@ -30,6 +33,10 @@ __all__ = ["MLP", "History", "Progress", "ACTIVATIONS", "OUTPUT_ACTIVATIONS", "L
 _FIT_TOKENS = itertools.count(1)
 # What a model file's description holds besides the spec.
 _FILE_EXTRAS = ("training", "extra")
+# The figures of an epoch's logs, in order (see fit), and those of its validation.
+_EPOCH_LOGS = ("loss", "accuracy", "loss_moving_average", "accuracy_moving_average", "learning_rate", "seconds",
+               "samples_per_second")
+_VALIDATION_LOGS = ("val_loss", "val_accuracy")
 
 
 def engine_optimizer(optimizer: Optimizer) -> _core.OptimizerConfig:
@@ -135,11 +142,13 @@ class Progress:
 class History:
     """What :meth:`MLP.fit` measured, per epoch.
 
-    ``history`` maps ``loss``, ``accuracy`` (over all of each epoch's batches, measured in the
-    forward pass before each update), ``loss_moving_average`` and ``accuracy_moving_average``
-    (at the epoch's end, TFLearn's displayed figures: an exponential moving average over about
-    the last ten batches), ``val_loss`` and ``val_accuracy`` (when validation data is given),
-    ``seconds`` and ``samples_per_second`` to per-epoch lists. ``batch_loss`` and
+    ``epoch`` lists the epochs' indices (from 0, counting every epoch the model has trained,
+    as Keras numbers them). ``history`` maps ``loss``, ``accuracy`` (over all of each epoch's
+    batches, measured in the forward pass before each update), ``loss_moving_average`` and
+    ``accuracy_moving_average`` (at the epoch's end, TFLearn's displayed figures: an
+    exponential moving average over about the last ten batches), ``learning_rate`` (the
+    epoch's), ``val_loss`` and ``val_accuracy`` (with validation data), ``seconds`` and
+    ``samples_per_second`` to per-epoch lists. ``batch_loss`` and
     ``batch_accuracy`` hold one array per epoch with each batch's figures (learning curves).
     """
 
@@ -239,6 +248,8 @@ class MLP:
         engine = _core.Model64 if spec.dtype == "float64" else _core.Model32
         self._engine = engine(engine_config(spec), 0, self._device)
         self.threads = threads
+        #: Set True (by a callback) to end :meth:`fit` after the current epoch.
+        self.stop_training = False
 
     # -- configuration ------------------------------------------------------------------
 
@@ -345,18 +356,30 @@ class MLP:
         batch_size: int = 32,
         shuffle: bool = True,
         validation_data: Optional[Tuple] = None,
-        verbose: int = 1,
+        validation_split: float = 0.0,
+        verbose: Union[int, str] = "auto",
         callbacks: Sequence = (),
     ) -> History:
         """Train for ``epochs`` epochs of mini-batches; returns a :class:`History`.
 
         ``X``: (n, features) or (n, 28, 28); uint8 (scaled by 1/255), float32 or float64.
         ``y``: integer labels (n,) or one-hot / soft targets (n, classes).
-        ``verbose=1`` draws a live progress bar per epoch on a terminal (one line per epoch
-        elsewhere); ``verbose=0`` prints nothing. Each callback may define
-        ``on_epoch_begin(epoch)``, ``on_progress(progress)`` (called at most about every 0.1 s
-        during an epoch with a :class:`Progress`; return False to stop) and
-        ``on_epoch_end(epoch, logs)``.
+        ``validation_data=(X_val, y_val)``, or ``validation_split``: the last fraction of ``X``
+        and ``y`` (taken before any shuffling, as Keras takes it), held out and evaluated at the
+        end of each epoch (``val_loss``, ``val_accuracy``).
+        ``verbose``: 0 silent, 1 a live progress bar per epoch (on a terminal or in Jupyter;
+        one line per epoch elsewhere), 2 one line per epoch, ``"auto"`` (1).
+
+        ``callbacks``: objects with any of Keras's hooks (see :class:`mnistmlp.callbacks.Callback`):
+        ``on_train_begin(logs)``, ``on_epoch_begin(epoch, logs)``, ``on_progress(progress)``
+        (a :class:`Progress`, at most about every 0.1 s during an epoch and at least once at
+        its end; no call per batch), ``on_epoch_end(epoch, logs)``, ``on_train_end(logs)``.
+        Epochs are numbered from 0, counting every epoch the model has trained (as
+        ``History.epoch``). A callback sets ``model.stop_training = True`` to end training
+        after the current epoch; ``on_progress`` returning False ends it after the current
+        batch (that shortened epoch counts in ``epochs_`` and ``History``). Between epochs
+        callbacks may change the model (``learning_rate``, weights).
+
         Ctrl-C stops between two batches, leaves the model consistent and raises
         KeyboardInterrupt. NaN or Inf in ``X`` raises ValueError naming the first row and
         column holding one; the model is left as it was before the epoch that met it (the
@@ -370,61 +393,125 @@ class MLP:
         """
         epochs = check_int("epochs", epochs, 1)
         batch_size = check_int("batch_size", batch_size, 1)
+        verbose = check_verbose(verbose)
         # The engine refuses NaN and Inf as it reads X (and undoes the epoch): no pass over X here.
         X, y = check_xy(X, y, self.layer_sizes[0], self.layer_sizes[-1], self.dtype)
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise ValueError("validation_data must be a tuple (X_val, y_val)")
-            Xv, yv = check_xy(*validation_data, self.layer_sizes[0], self.layer_sizes[-1], self.dtype)
+        X, y, validation = self._validation(X, y, validation_data, validation_split)
+        callback_list = CallbackList(callbacks, self)
+        callback_list.set_params({"epochs": epochs, "batch_size": batch_size, "samples": X.shape[0], "verbose": verbose,
+                                  "metrics": [*_EPOCH_LOGS, *(_VALIDATION_LOGS if validation is not None else ())]})
         history = History()
+        self.history_ = history
+        self.stop_training = False
         token = next(_FIT_TOKENS)
         last_epoch = self.epochs_ + epochs
+        logs: Dict[str, float] = {}
+        callback_list.on_train_begin({})
         for _ in range(epochs):
-            epoch = self.epochs_ + 1
-            for callback in callbacks:
-                if hasattr(callback, "on_epoch_begin"):
-                    callback.on_epoch_begin(epoch)
-            display = EpochDisplay(epoch, last_epoch, X.shape[0], verbose)
-            result = self._fit_epoch(X, y, batch_size, shuffle, display, callbacks, token)
-            logs = {
-                "loss": result["loss"],
-                "accuracy": result["accuracy"],
-                "loss_moving_average": result["loss_average"],
-                "accuracy_moving_average": result["accuracy_average"],
-                "seconds": result["seconds"],
-                "samples_per_second": result["samples"] / max(result["seconds"], 1e-12),
-            }
-            if validation_data is not None:
-                logs["val_loss"], logs["val_accuracy"] = self._engine.evaluate(Xv, yv)
+            epoch = self.epochs_
+            callback_list.on_epoch_begin(epoch, {})
+            display = EpochDisplay(epoch + 1, last_epoch, X.shape[0], verbose)
+            learning_rate = self.learning_rate
+            result = self._fit_epoch(X, y, batch_size, shuffle, display, callback_list, token)
+            figures = (result["loss"], result["accuracy"], result["loss_average"], result["accuracy_average"],
+                       learning_rate, result["seconds"], result["samples"] / max(result["seconds"], 1e-12))
+            logs = dict(zip(_EPOCH_LOGS, figures))
+            if validation is not None:
+                logs.update(zip(_VALIDATION_LOGS, self._engine.evaluate(*validation)))
             display.close(logs)
             history._append(epoch, logs)
             history.batch_loss.append(result["batch_loss"])
             history.batch_accuracy.append(result["batch_accuracy"])
-            for callback in callbacks:
-                if hasattr(callback, "on_epoch_end"):
-                    callback.on_epoch_end(epoch, dict(logs))
             if result["stopped"]:
+                self.stop_training = True
+            callback_list.on_epoch_end(epoch, dict(logs))
+            if self.stop_training:
                 break
-        self.history_ = history
+        callback_list.on_train_end(dict(logs))
         return history
 
-    def _fit_epoch(self, X, y, batch_size, shuffle, display, callbacks, token: int) -> dict:
+    def _validation(self, X, y, validation_data, validation_split) -> Tuple[np.ndarray, np.ndarray, Optional[Tuple]]:
+        """The training rows and the checked validation set (None without one)."""
+        split = FRACTION.check("validation_split", validation_split)
+        if validation_data is not None:
+            if split:
+                raise ValueError("give validation_data or validation_split, not both")
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise ValueError("validation_data must be a tuple (X_val, y_val)")
+            X_val, y_val = validation_data
+            return X, y, check_xy(X_val, y_val, self.layer_sizes[0], self.layer_sizes[-1], self.dtype)
+        if not split:
+            return X, y, None
+        keep = int(math.floor(X.shape[0] * (1.0 - split)))  # Keras's rounding
+        if keep in (0, X.shape[0]):
+            raise ValueError(f"validation_split={split} of {X.shape[0]} rows leaves "
+                             f"{'no training' if keep == 0 else 'no validation'} rows")
+        return X[:keep], y[:keep], (X[keep:], y[keep:])
+
+    def _fit_epoch(self, X, y, batch_size, shuffle, display, callback_list: "CallbackList", token: int) -> dict:
         """One epoch in the engine, reporting to ``display`` and the callbacks' on_progress."""
-        listeners = [display.update] + [c.on_progress for c in callbacks if hasattr(c, "on_progress")]
 
         def report(engine_progress: _core.EpochProgress) -> bool:
             progress = Progress._of(engine_progress)
-            keep_going = True
-            for listener in listeners:
-                if listener(progress) is False:
-                    keep_going = False
-            return keep_going
+            display.update(progress)
+            return callback_list.on_progress(progress)
 
         try:
             return self._engine.fit_epoch(X, y, batch_size, bool(shuffle), report, data_token=token)
         except BaseException:
             display.abandon()
             raise
+
+    @property
+    def learning_rate(self) -> float:
+        """The optimizer's learning rate (with SGD's decay, the rate it decays from).
+
+        Settable between epochs, by a schedule or a callback; saved in model files, so a
+        resumed model trains on at the rate it had."""
+        return self.spec.optimizer.learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value: float) -> None:
+        optimizer = dataclasses.replace(self.spec.optimizer, learning_rate=value)
+        self._engine.set_optimizer(engine_optimizer(optimizer))
+        self.spec = dataclasses.replace(self.spec, optimizer=optimizer)
+
+    def summary(self, print_fn: Callable[[str], Any] = print) -> None:
+        """Print the layers, their output shapes and parameter counts, and the optimizer."""
+        sizes, rows = self.layer_sizes, []
+        activations = [*self.activation, self.output_activation]
+        for layer in range(self.n_layers):
+            rows.append((f"dense_{layer}", f"(None, {sizes[layer + 1]})", activations[layer],
+                         f"{sizes[layer] * sizes[layer + 1] + sizes[layer + 1]:,}",
+                         f"{self.dropout[layer]:g}" if layer < len(self.dropout) and self.dropout[layer] else ""))
+        headers = ("Layer", "Output shape", "Activation", "Parameters", "Dropout")
+        widths = [max(len(header), *(len(row[i]) for row in rows)) for i, header in enumerate(headers)]
+        line = lambda cells: "  ".join(  # noqa: E731
+            cell.rjust(width) if i == 3 else cell.ljust(width) for i, (cell, width) in enumerate(zip(cells, widths))
+        ).rstrip()
+        total = sum(n_in * n_out + n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+        slots = self._engine.state_slot_names
+        rule = "-" * len(line(headers))
+        print_fn(f"MLP: {sizes[0]} inputs, {self.n_layers} dense layers, {self.spec.dtype}, on {self._device}")
+        print_fn(rule)
+        print_fn(line(headers))
+        print_fn(rule)
+        for row in rows:
+            print_fn(line(row))
+        print_fn(rule)
+        print_fn(f"Parameters: {total:,} ({format_bytes(total * self.dtype.itemsize)})")
+        print_fn(f"Optimizer: {self.optimizer!r}"
+                 + (f", state {', '.join(slots)}: {total * len(slots):,} values" if slots else ", no state"))
+        print_fn(f"Trained: {self.epochs_:,} epochs, {self.steps_:,} steps")
+
+    def _snapshot(self) -> _core._State:
+        """Everything training changes (parameters, optimizer state, counters), as of now."""
+        return self._engine.read_state(["params", *self._engine.state_slot_names])
+
+    def _restore(self, snapshot: _core._State) -> None:
+        """The model exactly as it was when :meth:`_snapshot` took ``snapshot``."""
+        training, layers = snapshot
+        self._engine.write_state(["params", *self._engine.state_slot_names], layers, training)
 
     # -- inference ----------------------------------------------------------------------
 
