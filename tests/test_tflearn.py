@@ -300,7 +300,8 @@ def test_save_load_predicts_identically_and_resumes_exactly(tmp_path):
         (lambda: tflearn.conv_2d(tflearn.input_data(shape=[None, 28, 28, 1]), 32, 3), NotImplementedError, "conv_2d"),
         (lambda: tflearn.max_pool_2d(None, 2), NotImplementedError, "max_pool_2d"),
         (lambda: tflearn.lstm(None, 128), NotImplementedError, "lstm"),
-        (lambda: tflearn.DNN(mlp_net(), tensorboard_verbose=3), NotImplementedError, "TensorBoard"),
+        (lambda: tflearn.DNN(mlp_net(), tensorboard_verbose=3), NotImplementedError, "tensorboard_verbose=3 \\(histograms"),
+        (lambda: tflearn.DNN(mlp_net(), tensorboard_verbose=4), ValueError, "tensorboard_verbose must be 0, 1, 2 or 3"),
         (lambda: tflearn.DNN(mlp_net(), session=object()), NotImplementedError, "session"),
         (lambda: mlp_net(optimizer="ftrl"), NotImplementedError, "ftrl"),
         (lambda: tflearn.optimizers.AdaDelta(), NotImplementedError, "AdaDelta"),
@@ -442,3 +443,41 @@ def test_display_on_a_terminal_redraws_in_place():
     assert redraws >= 3, "two lines redrawn in place several times during the epochs"
     assert "\033[1m\033[32m" in out  # total loss in bold green, as TFLearn
     assert out.count("Training Step:") > 2 and "-- iter: 19000/19000" in out
+
+
+def test_tensorboard_verbose_0_writes_tflearns_loss_and_accuracy_summaries(tmp_path):
+    from _tensorboard_reader import read_scalars
+
+    X, Y = synthetic(n=600)
+    net = mlp_net(optimizer="sgd")
+    model = tflearn.DNN(net, tensorboard_dir=str(tmp_path), tensorboard_verbose=0)
+    model.fit(X, Y, n_epoch=2, batch_size=50, validation_set=0.1, show_metric=True, run_id="RUN")
+    runs = read_scalars(tmp_path)
+    assert list(runs) == ["RUN"]
+    tags = runs["RUN"]
+    assert sorted(tags) == ["Accuracy", "Accuracy/Validation", "Accuracy/__raw_", "Loss", "Loss/Validation",
+                            "SGD/Loss/raw"]
+    history = model.model.history_
+    steps = model.model.steps_
+    assert [step for step, _, _ in tags["Loss"]] == list(range(1, steps + 1))
+    raw = np.concatenate(history.batch_loss)
+    assert [value for _, _, value in tags["SGD/Loss/raw"]] == [float(v) for v in raw.astype(np.float32)]
+    # The moving average ends where the engine's display ends.
+    final = history.history["loss_moving_average"][-1]
+    assert tags["Loss"][-1][2] == pytest.approx(final, rel=1e-5)
+    assert tags["Accuracy"][-1][2] == pytest.approx(history.history["accuracy_moving_average"][-1], rel=1e-5)
+    # Validation once per epoch, at its last step.
+    assert [step for step, _, _ in tags["Loss/Validation"]] == [steps // 2, steps]
+    assert tags["Loss/Validation"][-1][2] == pytest.approx(history.history["val_loss"][-1], rel=1e-6)
+    wall_times = [wall for _, wall, _ in tags["Loss"]]
+    assert wall_times == sorted(wall_times)
+
+
+def test_tensorboard_dir_must_be_writable_before_training(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    X, Y = synthetic(n=100)
+    model = tflearn.DNN(mlp_net(), tensorboard_dir=str(blocker))
+    with pytest.raises(OSError, match="file"):
+        model.fit(X, Y, n_epoch=1, run_id="RUN")
+    assert model.model.epochs_ == 0

@@ -21,6 +21,7 @@ from ..._modelfile import check_destination
 from ...model import MLP
 from ..._validation import as_inputs, as_targets, check_int
 from .._display import TermDisplay
+from .._summaries import TrainingSummaries
 from .._errors import unsupported
 from ..callbacks import TrainingState
 from ..config import graph_defaults
@@ -75,8 +76,11 @@ class DNN:
     ``{checkpoint_path}-{step}`` at the end of each epoch (when ``snapshot_epoch``), keeping
     the last ``max_checkpoints``; ``best_checkpoint_path`` saves
     ``{best_checkpoint_path}{val_acc * 10000}`` whenever validation accuracy beats
-    ``best_val_accuracy``. TensorBoard logging and sessions are TensorFlow's and are not
-    supported; with the default ``tensorboard_verbose=0`` no logs are written.
+    ``best_val_accuracy``. With ``tensorboard_verbose=0`` (the default) each ``fit`` writes
+    TFLearn's loss (and, with ``show_metric``, accuracy) summaries into
+    ``tensorboard_dir/run_id/`` for TensorBoard (see :mod:`mnistmlp.tflearn._summaries`);
+    levels 1 to 3 (histograms of gradients, weights and activations) and sessions are
+    TensorFlow's and are not supported.
 
     ``device`` (an mnistmlp addition; TensorFlow chose devices with ``tf.device``): ``"cpu"``,
     or ``"cuda"`` to train and predict on an NVIDIA GPU, as :class:`mnistmlp.MLP` does.
@@ -87,8 +91,11 @@ class DNN:
                  best_val_accuracy=0.0, device="cpu") -> None:
         if session is not None:
             raise unsupported("DNN(session=...)", "there is no TensorFlow session")
-        if tensorboard_verbose:
-            raise unsupported("TensorBoard logging (tensorboard_verbose > 0)")
+        if tensorboard_verbose in (1, 2, 3) and not isinstance(tensorboard_verbose, bool):
+            raise unsupported(f"tensorboard_verbose={tensorboard_verbose} (histograms of gradients, weights or "
+                              "activations)", "tensorboard_verbose=0 writes the loss and accuracy")
+        if tensorboard_verbose != 0:
+            raise ValueError(f"DNN: tensorboard_verbose must be 0, 1, 2 or 3, got {tensorboard_verbose!r}")
         if isinstance(clip_gradients, bool) or not isinstance(clip_gradients, (int, float)) or not clip_gradients >= 0:
             raise ValueError(f"DNN: clip_gradients must be a number >= 0 (0 = no clipping), got {clip_gradients!r}")
         if max_checkpoints is not None and (not isinstance(max_checkpoints, numbers.Integral) or max_checkpoints < 1):
@@ -177,15 +184,18 @@ class DNN:
         Y = self._targets(Y_targets, len(X))
         X, Y, validation = self._split_validation(X, Y, validation_set)
         callbacks = list(callbacks) if isinstance(callbacks, (list, tuple)) else [callbacks]
+        run_id = run_id or _run_id()
+        summaries = TrainingSummaries(self.tensorboard_dir, run_id, settings["op_name"], bool(show_metric))
         display = TermDisplay(settings["op_name"], len(X), bool(show_metric))
-        display.header(run_id or _run_id(), 0 if validation is None else len(validation[0]))
-        bridge = _TrainingBridge(self, display, callbacks, bool(show_metric), len(X), batch_size)
+        display.header(run_id, 0 if validation is None else len(validation[0]))
+        bridge = _TrainingBridge(self, display, summaries, callbacks, bool(show_metric), len(X), batch_size)
         for callback in callbacks:
             callback.on_train_begin(self.training_state)
         try:
             self.model.fit(X, Y, epochs=n_epoch, batch_size=batch_size, shuffle=shuffle,
                            validation_data=validation if snapshot_epoch else None, verbose=0, callbacks=[bridge])
         finally:
+            summaries.close()
             for callback in callbacks:
                 callback.on_train_end(self.training_state)
 
@@ -284,17 +294,20 @@ class _TrainingBridge:
     """Turns the engine's progress reports and epoch ends into TFLearn's state, display and
     callback calls."""
 
-    def __init__(self, dnn: DNN, display: TermDisplay, callbacks, show_metric: bool, n_train: int, batch_size: int):
-        self.dnn, self.display, self.callbacks = dnn, display, callbacks
+    def __init__(self, dnn: DNN, display: TermDisplay, summaries: TrainingSummaries, callbacks, show_metric: bool,
+                 n_train: int, batch_size: int):
+        self.dnn, self.display, self.summaries, self.callbacks = dnn, display, summaries, callbacks
         self.show_metric, self.n_train = show_metric, n_train
         self.batches = -(-n_train // batch_size)
 
-    def on_epoch_begin(self, epoch: int) -> None:
+    def on_epoch_begin(self, epoch: int, logs: dict) -> None:
         state = self.dnn.training_state
         state.epoch += 1
         state.current_iter = 0
         state.step_time_total = 0.0
         state.val_loss = state.val_acc = None
+        counters = self.dnn.model._engine.read_state([])[0]
+        self.summaries.epoch_begin(counters["step"], counters["loss_average"], counters["accuracy_average"])
         for callback in self.callbacks:
             callback.on_epoch_begin(state)
 
@@ -328,6 +341,9 @@ class _TrainingBridge:
         if state.val_acc is not None:
             state.best_accuracy = max(state.best_accuracy, state.val_acc)
         self.display.epoch_end(state)
+        history = self.dnn.model.history_
+        self.summaries.epoch_end(history.batch_loss[-1], history.batch_accuracy[-1], logs["seconds"],
+                                 logs if "val_loss" in logs else None)
         self.dnn._snapshot(state)
         for callback in self.callbacks:
             callback.on_epoch_end(state)
