@@ -153,6 +153,63 @@ def test_train_says_when_the_model_cannot_be_kept_anywhere(mnist_dir, tmp_path):
     assert not target.exists() and list(temporary.iterdir()) == [], "no debris"
 
 
+def test_train_with_a_schedule_early_stopping_checkpoints_and_a_csv_log(mnist_dir, tmp_path):
+    out = assert_ok(run("train", "--hidden", 16, "--optimizer", "sgd", "--lr", 0.1, "--epochs", 4,
+                        "--lr-schedule", "step:0.5:1", "--early-stopping", 1,
+                        "--checkpoint", tmp_path / "ckpt-{epoch}-{val_loss:.3f}.safetensors",
+                        "--log-csv", tmp_path / "log.csv", "--train-limit", 2000, "--quiet", "--data-dir", mnist_dir))
+    import csv
+
+    rows = list(csv.DictReader((tmp_path / "log.csv").open()))
+    assert [float(row["learning_rate"]) for row in rows] == [0.1 * 0.5 ** e for e in range(len(rows))]
+    names = sorted(p.name for p in tmp_path.glob("ckpt-*.safetensors"))
+    assert names == sorted(f"ckpt-{e + 1}-{float(row['val_loss']):.3f}.safetensors" for e, row in enumerate(rows))
+    assert ("Stopped early" in out) == (len(rows) < 4)
+    last = mnistmlp.MLP.load(tmp_path / names[-1])
+    assert last.epochs_ == len(rows) and last.learning_rate == 0.1 * 0.5 ** (len(rows) - 1)
+
+
+@pytest.mark.parametrize("schedule, fragments", [
+    ("wobble", ["--lr-schedule", "must start with one of step, exponential, cosine, piecewise", "wobble"]),
+    ("cosine", ["--lr-schedule cosine:DECAY_EPOCHS:ALPHA takes 1 to 2 values"]),
+    ("step:half", ["--lr-schedule step:FACTOR:STEP_SIZE: FACTOR cannot be 'half'"]),
+    ("piecewise:5,2:0.1,0.01,0.001", ["PiecewiseConstant: boundaries must increase"]),
+])
+def test_a_bad_schedule_is_one_line_before_any_work(schedule, fragments):
+    assert_one_line_error(run("train", "--lr-schedule", schedule), *fragments, status=2)
+
+
+TRAIN_INTERRUPTED = """
+import os, signal, sys, threading
+# A shell that starts this in the background has SIGINT ignored, and Python then leaves it so.
+signal.signal(signal.SIGINT, signal.default_int_handler)
+from mnistmlp import cli
+
+said = cli._out
+def out(*args, **kwargs):
+    said(*args, **kwargs)
+    if str(args[0]).startswith("Training for"):  # Ctrl-C half a second into training
+        threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+cli._out = out
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_ctrl_c_while_training_saves_the_model_as_it_stands(mnist_dir, tmp_path):
+    target = tmp_path / "model.safetensors"
+    env = {**os.environ, "MNISTMLP_DATA": str(mnist_dir)}
+    result = subprocess.run(
+        [sys.executable, "-c", TRAIN_INTERRUPTED, "train", "--hidden", "16", "--epochs", "100", "--batch-size", "10",
+         "--quiet", "--threads", "1", "--save", str(target)],
+        capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 130, result.stderr
+    assert "Traceback" not in result.stderr
+    model = mnistmlp.MLP.load(target)
+    assert f"Interrupted: saved the model as it stands ({model.epochs_} epochs, the last cut short; " \
+           f"{model.steps_:,} steps) to {target}" in result.stdout
+    assert 0 < model.epochs_ < 100 and model.steps_ < 5500 * model.epochs_
+
+
 @pytest.mark.parametrize(
     "args, fragments",
     [

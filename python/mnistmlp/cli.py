@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, NoReturn, Optional, Sequence, TypeVar
+from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence, TypeVar
 
 __all__ = ["main", "build_parser", "CommandError"]
 
@@ -168,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The parser of the whole command line."""
     from . import __version__
     from ._spec import ACTIVATIONS, DTYPES, OPTIMIZERS, WEIGHT_INITS, make_optimizer
+    from .schedules import SCHEDULES
 
     parser = _Parser(
         prog=PROG,
@@ -216,6 +217,18 @@ def build_parser() -> argparse.ArgumentParser:
                        help="Nesterov momentum (sgd or momentum, with a momentum > 0)")
     train.add_argument("--epochs", type=positive_int, default=5, metavar="N", help="passes over the training images")
     train.add_argument("--batch-size", type=positive_int, default=32, metavar="N", help="images per update")
+    train.add_argument("--lr-schedule", type=_schedule_text, default=None, metavar="NAME:ARGS",
+                       help="change the learning rate each epoch, starting from --lr: " + "; ".join(
+                           f"{name}:{':'.join(_schedule_fields(name))}" for name in SCHEDULES)
+                       + " (see mnistmlp.schedules; e.g. step:0.5:2 halves it every 2 epochs, cosine:10)")
+    train.add_argument("--early-stopping", type=positive_int, default=None, metavar="PATIENCE",
+                       help="stop when the validation loss has not improved for PATIENCE epochs, and keep the "
+                            "model of the best epoch")
+    train.add_argument("--checkpoint", metavar="PATH", default=None,
+                       help="save the model after every epoch; PATH may hold {epoch} and figures such as "
+                            "{val_accuracy:.4f} (e.g. ckpt-{epoch:02d}.safetensors)")
+    train.add_argument("--log-csv", metavar="PATH", default=None,
+                       help="write each epoch's figures (loss, accuracy, validation, learning rate...) as a CSV row")
     train.add_argument("--weight-init", choices=tuple(WEIGHT_INITS), default="he_normal",
                        help="how the weights start (biases start at zero)")
     train.add_argument("--dropout", type=fraction, default=0.0, metavar="P",
@@ -403,6 +416,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .model import MLP
 
     optimizer = _optimizer(args)
+    callbacks = _callbacks(args, optimizer.learning_rate)
     if args.save is not None:
         _check_save_path(args.save)
     _check_device(args.device)
@@ -426,17 +440,93 @@ def cmd_train(args: argparse.Namespace) -> int:
          f"{len(X_test):,} test images (loaded in {time.monotonic() - start:.1f}s)")
     _out(f"Model: {model!r}, {args.weight_init} initialisation, seed {args.seed}, {model.threads} threads")
     _out(f"Training for {args.epochs} epoch{'s' if args.epochs != 1 else ''} in batches of {args.batch_size}")
-    history = model.fit(X_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
-                        validation_data=(X_val, y_val), verbose=0 if args.quiet else 1)
+    try:
+        history = model.fit(X_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
+                            validation_data=(X_val, y_val), verbose=0 if args.quiet else "auto",
+                            callbacks=callbacks)
+    except KeyboardInterrupt:
+        if args.save is None:
+            raise
+        _save(model, args.save)
+        _out(f"Interrupted: saved the model as it stands ({model.epochs_} epochs, the last cut short; "
+             f"{model.steps_:,} steps) to {args.save}")
+        return 130
     seconds = sum(history.history["seconds"])
     result = model.evaluate(X_test, y_test)
     _out(f"Training took {seconds:.1f}s ({len(X_train) * len(history.epoch) / max(seconds, 1e-9):,.0f} samples/s); "
          f"final validation accuracy {history.history['val_accuracy'][-1]:.4f}")
+    if len(history.epoch) < args.epochs:
+        _out(f"Stopped early, after {len(history.epoch)} of {args.epochs} epochs: the validation loss stopped improving")
+    if model.epochs_ < history.epoch[-1] + 1:
+        _out(f"Kept the model of epoch {model.epochs_}, which had the best validation loss")
     _out(f"Test accuracy: {result['accuracy']:.4f} (loss {result['loss']:.4f}) on {len(X_test):,} images")
     if args.save is not None:
         _save(model, args.save)
         _out(f"Saved the model to {args.save}")
     return 0
+
+
+def _schedule_fields(name: str) -> List[str]:
+    """The --lr-schedule arguments of schedule ``name``, in order, upper-cased."""
+    from .schedules import SCHEDULES
+
+    return [field.name.upper() for field in dataclasses.fields(SCHEDULES[name]) if field.name != "initial_learning_rate"]
+
+
+def _schedule_text(text: str) -> str:
+    """--lr-schedule's NAME:ARGS, if NAME is a schedule's (the arguments are read with --lr)."""
+    from .schedules import SCHEDULES
+
+    if text.split(":")[0] not in SCHEDULES:
+        raise argparse.ArgumentTypeError(f"must start with one of {', '.join(SCHEDULES)}, got {text!r}")
+    return text
+
+
+def _schedule(text: str, learning_rate: float):
+    """The schedule --lr-schedule NAME:ARG:... describes, starting from ``learning_rate``."""
+    from .schedules import SCHEDULES
+
+    name, *texts = text.split(":")
+    cls = SCHEDULES[name]
+    fields = [field for field in dataclasses.fields(cls) if field.name != "initial_learning_rate"]
+    required = [field for field in fields if field.default is dataclasses.MISSING]
+    usage = f"--lr-schedule {name}:{':'.join(f.name.upper() for f in fields)}"
+    if not len(required) <= len(texts) <= len(fields):
+        raise CommandError(f"{usage} takes {len(required)} to {len(fields)} values, got {text!r}", 2)
+    values: Dict[str, Any] = {}
+    for field, value in zip(fields, texts):
+        try:
+            if field.type in ("int", "float"):
+                values[field.name] = int(value) if field.type == "int" else float(value)
+            elif field.type == "bool":
+                values[field.name] = {"true": True, "false": False}[value.lower()]
+            else:  # a tuple of numbers, comma-separated
+                kind = int if "int" in str(field.type) else float
+                values[field.name] = tuple(kind(item) for item in value.split(","))
+        except (KeyError, ValueError):
+            raise CommandError(f"{usage}: {field.name.upper()} cannot be {value!r}", 2) from None
+    if any(field.name == "initial_learning_rate" for field in dataclasses.fields(cls)):
+        values["initial_learning_rate"] = learning_rate
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as exc:
+        raise CommandError(f"--lr-schedule {text}: {exc}", 2) from None
+
+
+def _callbacks(args: argparse.Namespace, learning_rate: float) -> List[Any]:
+    """The callbacks --lr-schedule, --early-stopping, --checkpoint and --log-csv ask for."""
+    from . import callbacks
+
+    chosen: List[Any] = []
+    if args.lr_schedule is not None:
+        chosen.append(callbacks.LearningRateScheduler(_schedule(args.lr_schedule, learning_rate)))
+    if args.early_stopping is not None:
+        chosen.append(callbacks.EarlyStopping("val_loss", patience=args.early_stopping, restore_best_weights=True))
+    if args.checkpoint is not None:
+        chosen.append(callbacks.ModelCheckpoint(Path(args.checkpoint).expanduser()))
+    if args.log_csv is not None:
+        chosen.append(callbacks.CSVLogger(Path(args.log_csv).expanduser()))
+    return chosen
 
 
 def _save(model, path: str) -> None:
