@@ -66,8 +66,9 @@ def raw_events(tb: SimpleNamespace, path: str) -> list:
 
 
 def scalars(tb: SimpleNamespace, logdir: Path) -> Dict[str, Dict[str, List[Tuple[int, float, float]]]]:
-    """{run: {tag: [(step, wall_time, value)]}} as TensorBoard's scalars plugin gets them."""
-    multiplexer = tb.multiplexer.EventMultiplexer()
+    """{run: {tag: [(step, wall_time, value)]}} as TensorBoard's scalars plugin gets them, all
+    of them (its server keeps a random 1000 a tag)."""
+    multiplexer = tb.multiplexer.EventMultiplexer(size_guidance={"tensors": 0})
     multiplexer.AddRunsFromDirectory(str(logdir))
     multiplexer.Reload()
     provider = tb.data_provider.MultiplexerDataProvider(multiplexer, str(logdir))
@@ -429,3 +430,153 @@ def test_close_and_context_manager(tmp_path: Path) -> None:
     writer.flush()
     with pytest.raises(ValueError, match="is closed"):
         writer.add_scalars(0, {"loss": 1.0})
+
+
+# ---------------------------------------------------------------------------------------------
+# add_scalar_series: many Events at once
+
+
+def events_bytes(path: str) -> bytes:
+    """A file's records after its first (the file_version Event, stamped with its own time)."""
+    data = Path(path).read_bytes()
+    return data[16 + struct.unpack("<Q", data[:8])[0]:]
+
+
+def series_steps() -> np.ndarray:
+    """Steps whose varints are 0 (left out) to 9 bytes long, with every length's edges."""
+    edges = [16384, 2**21, 2**28, 2**35, 2**42, 2**49, 2**56]
+    around = [edge + np.arange(-300, 300) for edge in edges]
+    return np.concatenate([np.arange(0, 2000), *around, [2**63 - 1, 2**63 - 2]]).astype(np.int64)
+
+
+def series_values(count: int) -> Dict[str, np.ndarray]:
+    rng = np.random.default_rng(7)
+    loss = rng.normal(size=count) * 10.0 ** rng.integers(-40, 40, count)  # some beyond float32
+    loss[:6] = [math.nan, math.inf, -math.inf, _F32_OVERFLOW, -1e-50, -0.0]
+    return {
+        "Loss": loss,
+        "SGD/Loss/raw": rng.random(count).astype(np.float32),
+        "é/ü": rng.integers(-10**6, 10**6, count),
+        "Accuracy/__raw_": rng.random(count).astype(np.float16),
+    }
+
+
+@pytest.mark.parametrize("order", ["increasing", "shuffled", "decreasing"])
+def test_series_is_byte_identical_to_add_scalars(tmp_path: Path, order: str) -> None:
+    steps = series_steps()
+    count = len(steps)
+    values = series_values(count)
+    wall_times = 1_700_000_000.0 + np.random.default_rng(3).random(count) * 1e5
+    wall_times[[0, 7, 2500]] = [0.0, -0.0, 0.0]  # left out of the Event, as a zero step is
+    permutation = {"increasing": np.arange(count), "shuffled": np.random.default_rng(5).permutation(count),
+                   "decreasing": np.arange(count)[::-1]}[order]
+    steps, wall_times = steps[permutation], wall_times[permutation]
+    values = {tag: series[permutation] for tag, series in values.items()}
+
+    with EventFileWriter(tmp_path, ".series") as bulk, EventFileWriter(tmp_path, ".scalars") as one_by_one:
+        bulk.add_scalar_series(steps, values, wall_times)
+        for i in range(count):
+            one_by_one.add_scalars(steps[i], {tag: series[i] for tag, series in values.items()}, wall_times[i])
+    expected = events_bytes(one_by_one.path)
+    assert len(expected) > 100 * count
+    assert events_bytes(bulk.path) == expected
+
+
+def test_series_with_one_wall_time_and_one_tag(tmp_path: Path) -> None:
+    steps = np.arange(126, 16500, dtype=np.uint64)  # varints of 1, 2 and 3 bytes
+    loss = np.linspace(3.0, 0.1, len(steps), dtype=np.float32)
+    with EventFileWriter(tmp_path, ".series") as bulk, EventFileWriter(tmp_path, ".scalars") as one_by_one:
+        bulk.add_scalar_series(steps, {"loss": loss}, 1_700_000_123.5)
+        for step, value in zip(steps.tolist(), loss.tolist()):
+            one_by_one.add_scalars(step, {"loss": value}, 1_700_000_123.5)
+    assert events_bytes(bulk.path) == events_bytes(one_by_one.path)
+
+
+def test_series_read_back(tb: SimpleNamespace, tmp_path: Path) -> None:
+    count = 5500  # an epoch of MNIST at batch size 10
+    steps = np.arange(1, count + 1) + 55000
+    wall_times = 1_700_000_000.0 + np.arange(1, count + 1) * (0.3 / count)
+    values = {"Loss": np.linspace(2.3, 0.2, count), "Loss/raw": np.geomspace(2.5, 0.1, count),
+              "Accuracy": np.linspace(0.1, 0.99, count).astype(np.float32)}
+    values["Loss/raw"][10] = math.nan
+    with EventFileWriter(tmp_path) as writer:
+        writer.add_scalars(55000, {"Loss": 2.5}, wall_time=1_699_999_999.0)
+        writer.add_scalar_series(steps, values, wall_times)
+        writer.add_scalars(int(steps[-1]), {"Loss/Validation": 0.25}, wall_time=float(wall_times[-1]))
+    read = scalars(tb, tmp_path)["."]
+    assert set(read) == {"Loss", "Loss/raw", "Accuracy", "Loss/Validation"}
+    for tag, series in values.items():
+        got = read[tag][1:] if tag == "Loss" else read[tag]
+        assert [step for step, _, _ in got] == steps.tolist()
+        assert [wall for _, wall, _ in got] == wall_times.tolist()
+        assert all(same(value, f32(expected)) for (_, _, value), expected in zip(got, series.tolist())), tag
+    assert read["Loss"][0] == (55000, 1_699_999_999.0, 2.5)
+    assert read["Loss/Validation"] == [(steps[-1], wall_times[-1], 0.25)]
+    # As written: one Event per step, its values in the mapping's order, as simple_value.
+    events = raw_events(tb, writer.path)
+    assert len(events) == 1 + 1 + count + 1
+    for event in events[2:-1]:
+        assert [v.tag for v in event.summary.value] == list(values)
+        assert all(v.WhichOneof("value") == "simple_value" for v in event.summary.value)
+
+
+def test_empty_series_writes_nothing(tmp_path: Path) -> None:
+    with EventFileWriter(tmp_path) as writer:
+        size = os.path.getsize(writer.path)
+        writer.add_scalar_series([], {"loss": []}, [])
+        writer.add_scalar_series(np.zeros(0, np.int64), {"loss": np.zeros(0), "acc": np.zeros(0)}, 1.5)
+        assert os.path.getsize(writer.path) == size
+
+
+_GOOD = {"steps": np.array([1, 2, 3]), "values": {"a": np.array([0.5, 0.25, 0.125])},
+         "wall_times": np.array([1.0, 2.0, 3.0])}
+
+
+@pytest.mark.parametrize("bad, error, message", [
+    ({"steps": np.array([1.0, 2.0, 3.0])}, TypeError, "steps must be ints, not float64"),
+    ({"steps": np.array([True, False, True])}, TypeError, "steps must be ints, not bool"),
+    ({"steps": ["1", "2", "3"]}, TypeError, "steps must be ints, not <U1"),
+    ({"steps": 3}, ValueError, r"steps must be a 1-D array, not one of shape \(\)"),
+    ({"steps": np.ones((3, 1), np.int64)}, ValueError, r"steps must be a 1-D array, not one of shape \(3, 1\)"),
+    ({"steps": np.array([0, -1, 2])}, ValueError, r"steps must be between 0 and 2\*\*63 - 1, not -1 \(steps\[1\]\)"),
+    ({"steps": np.array([0, 1, 2**63], np.uint64)}, ValueError,
+     r"between 0 and 2\*\*63 - 1, not 9223372036854775808 \(steps\[2\]\)"),
+    ({"values": [("a", [1.0, 2.0, 3.0])]}, TypeError, "values must be a mapping of tag to array, not list"),
+    ({"values": {}}, ValueError, "values is empty"),
+    ({"values": {"": [1.0, 2.0, 3.0]}}, ValueError, "tags must not be empty"),
+    ({"values": {1: [1.0, 2.0, 3.0]}}, TypeError, "tags must be str, not int"),
+    ({"values": {"\ud800": [1.0, 2.0, 3.0]}}, ValueError, "is not encodable as UTF-8"),
+    ({"values": {"a": [1.0, 2.0, 3.0], "b": [1.0, 2.0]}}, ValueError,
+     r"the values of tag 'b' must be a 1-D array of 3 \(as many as steps\), not one of shape \(2,\)"),
+    ({"values": {"a": 1.0}}, ValueError, r"the values of tag 'a' must be a 1-D array of 3"),
+    ({"values": {"a": np.ones((3, 2))}}, ValueError, r"the values of tag 'a' must be a 1-D array of 3"),
+    ({"values": {"a": ["1", "2", "3"]}}, TypeError, "the values of tag 'a' must be real numbers, not <U1"),
+    ({"values": {"a": [True, False, True]}}, TypeError, "the values of tag 'a' must be real numbers, not bool"),
+    ({"values": {"a": [1j, 2j, 3j]}}, TypeError, "must be real numbers, not complex128"),
+    ({"values": {"a": [None, 1.0, 2.0]}}, TypeError, "must be real numbers, not object"),
+    ({"values": {"a": [[1.0], [2.0, 3.0], []]}}, ValueError, "the values of tag 'a' must be a 1-D array"),
+    ({"wall_times": [1.0, 2.0]}, ValueError,
+     r"wall_times must be a 1-D array of 3 \(as many as steps\) or one number, not an array of shape \(2,\)"),
+    ({"wall_times": None}, TypeError, "wall_times must be real numbers of seconds, not object"),
+    ({"wall_times": "now"}, TypeError, "wall_times must be real numbers of seconds, not <U3"),
+    ({"wall_times": [1.0, math.nan, 3.0]}, ValueError,
+     r"wall_times must be finite numbers of seconds, not nan \(wall_times\[1\]\)"),
+    ({"wall_times": math.inf}, ValueError, "wall_times must be finite numbers of seconds, not inf$"),
+    ({"wall_times": np.array([1.0, 2.0, 1e300], np.longdouble) * 1e300}, ValueError,
+     r"wall_times must be finite numbers of seconds, not .* \(wall_times\[2\]\)"),
+])
+def test_bad_add_scalar_series_arguments(tmp_path: Path, bad: dict, error: type, message: str) -> None:
+    with EventFileWriter(tmp_path) as writer:
+        size = os.path.getsize(writer.path)
+        with pytest.raises(error, match=message):
+            writer.add_scalar_series(**{**_GOOD, **bad})
+        assert os.path.getsize(writer.path) == size  # nothing of a rejected call is written
+        writer.add_scalar_series(**_GOOD)
+        assert os.path.getsize(writer.path) > size
+
+
+def test_series_on_a_closed_writer(tmp_path: Path) -> None:
+    writer = EventFileWriter(tmp_path)
+    writer.close()
+    with pytest.raises(ValueError, match="is closed"):
+        writer.add_scalar_series(**_GOOD)
