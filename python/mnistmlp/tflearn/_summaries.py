@@ -75,9 +75,7 @@ class TrainingSummaries:
         if self.show_metric:
             series["Accuracy"] = moving_averages(batch_accuracy, self.first_step, self.start_averages[1])
             series["Accuracy/__raw_"] = batch_accuracy
-        for index in range(count):  # until the writer's bulk path lands
-            self.writer.add_scalars(int(steps[index]), {tag: float(v[index]) for tag, v in series.items()},
-                                    float(wall_times[index]))
+        self.writer.add_scalar_series(steps, series, wall_times)
         if validation is not None:
             figures = {"Loss/Validation": validation["val_loss"]}
             if self.show_metric:
