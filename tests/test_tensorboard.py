@@ -27,13 +27,15 @@ import urllib.request
 from fractions import Fraction
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional
 
 import numpy as np
 import pytest
 
 from mnistmlp import _tensorboard
 from mnistmlp._tensorboard import EventFileWriter, crc32c, masked_crc32c
+
+from _tensorboard_reader import read_scalars, tensorboard_modules
 
 # The largest float32 and the smallest finite double that rounds past it to +inf.
 _F32_MAX = float(np.finfo(np.float32).max)
@@ -46,36 +48,12 @@ def f32(value: float) -> float:
 
 @pytest.fixture(scope="module")
 def tb() -> SimpleNamespace:
-    try:
-        from tensorboard import context
-        from tensorboard.backend.event_processing import data_provider, event_file_loader, plugin_event_multiplexer
-        from tensorboard.compat.proto import event_pb2, summary_pb2
-        from tensorboard.compat.tensorflow_stub import errors, pywrap_tensorflow
-    except ImportError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"TensorBoard is part of the test extra (pip install -e .[test]) but: {exc}")
-        pytest.skip(f"TensorBoard is not installed (pip install -e .[test]): {exc}")
-    return SimpleNamespace(context=context, data_provider=data_provider, loader=event_file_loader,
-                           multiplexer=plugin_event_multiplexer, event_pb2=event_pb2, summary_pb2=summary_pb2,
-                           errors=errors, pywrap=pywrap_tensorflow)
+    return tensorboard_modules()
 
 
 def raw_events(tb: SimpleNamespace, path: str) -> list:
     """The Event protos of a file as written (no read-time conversion)."""
     return list(tb.loader.LegacyEventFileLoader(path).Load())
-
-
-def scalars(tb: SimpleNamespace, logdir: Path) -> Dict[str, Dict[str, List[Tuple[int, float, float]]]]:
-    """{run: {tag: [(step, wall_time, value)]}} as TensorBoard's scalars plugin gets them, all
-    of them (its server keeps a random 1000 a tag)."""
-    multiplexer = tb.multiplexer.EventMultiplexer(size_guidance={"tensors": 0})
-    multiplexer.AddRunsFromDirectory(str(logdir))
-    multiplexer.Reload()
-    provider = tb.data_provider.MultiplexerDataProvider(multiplexer, str(logdir))
-    read = provider.read_scalars(tb.context.RequestContext(), experiment_id="", plugin_name="scalars",
-                                 downsample=10**6)
-    return {run: {tag: [(d.step, d.wall_time, d.value) for d in data] for tag, data in tags.items()}
-            for run, tags in read.items()}
 
 
 def same(a: float, b: float) -> bool:
@@ -169,7 +147,7 @@ def test_scalars_read_back(tb: SimpleNamespace, tmp_path: Path) -> None:
     with EventFileWriter(tmp_path) as writer:
         for step, values in logged.items():
             writer.add_scalars(step, values, wall_time=walls[step])
-    read = scalars(tb, tmp_path)
+    read = read_scalars(tmp_path)
     assert list(read) == ["."]
     assert set(read["."]) == {"loss", "accuracy", "val_loss", "val_accuracy"}
     for tag, series in read["."].items():
@@ -190,14 +168,14 @@ def test_default_wall_time_is_now(tb: SimpleNamespace, tmp_path: Path) -> None:
         before = time.time()
         writer.add_scalars(7, {"loss": 1.0})
         after = time.time()
-    (step, wall, value), = scalars(tb, tmp_path)["."]["loss"]
+    (step, wall, value), = read_scalars(tmp_path)["."]["loss"]
     assert (step, value) == (7, 1.0) and before <= wall <= after
 
 
 def test_values_beyond_float32_become_infinite(tb: SimpleNamespace, tmp_path: Path) -> None:
     with EventFileWriter(tmp_path) as writer:
         writer.add_scalars(0, {"a": _F32_OVERFLOW, "b": -1e300, "c": 10**400, "d": -(10**400), "e": _F32_MAX})
-    read = {tag: series[0][2] for tag, series in scalars(tb, tmp_path)["."].items()}
+    read = {tag: series[0][2] for tag, series in read_scalars(tmp_path)["."].items()}
     assert read == {"a": math.inf, "b": -math.inf, "c": math.inf, "d": -math.inf, "e": _F32_MAX}
 
 
@@ -221,7 +199,7 @@ def test_two_writers_in_one_logdir(tb: SimpleNamespace, tmp_path: Path) -> None:
         a.add_scalars(2, {"train": 0.125})
     assert sorted(os.listdir(tmp_path)) == sorted([os.path.basename(a.path), os.path.basename(b.path)])
     assert [len(raw_events(tb, w.path)) for w in (a, b)] == [3, 2]
-    read = scalars(tb, tmp_path)["."]
+    read = read_scalars(tmp_path)["."]
     assert [(s, v) for s, _, v in read["train"]] == [(1, 0.5), (2, 0.125)]
     assert [(s, v) for s, _, v in read["eval"]] == [(1, 0.25)]
 
@@ -230,7 +208,7 @@ def test_runs_in_subdirectories(tb: SimpleNamespace, tmp_path: Path) -> None:
     for run, value in (("run_a", 1.0), ("run_b/train", 2.0)):
         with EventFileWriter(tmp_path / run) as writer:
             writer.add_scalars(0, {"loss": value})
-    read = scalars(tb, tmp_path)
+    read = read_scalars(tmp_path)
     assert {run: series["loss"][0][2] for run, series in read.items()} == {"run_a": 1.0, "run_b/train": 2.0}
 
 
@@ -254,7 +232,7 @@ def test_tensorboard_detects_a_corrupted_byte(tb: SimpleNamespace, tmp_path: Pat
     with pytest.raises(tb.errors.DataLossError, match="header crc" if where == "length" else "event crc"):
         reader.GetNext()
     # TensorBoard's loader stops at the damaged record: the records before it still show.
-    assert [(s, v) for s, _, v in scalars(tb, tmp_path)["."]["loss"]] == [(0, 1.0)]
+    assert [(s, v) for s, _, v in read_scalars(tmp_path)["."]["loss"]] == [(0, 1.0)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -503,7 +481,7 @@ def test_series_read_back(tb: SimpleNamespace, tmp_path: Path) -> None:
         writer.add_scalars(55000, {"Loss": 2.5}, wall_time=1_699_999_999.0)
         writer.add_scalar_series(steps, values, wall_times)
         writer.add_scalars(int(steps[-1]), {"Loss/Validation": 0.25}, wall_time=float(wall_times[-1]))
-    read = scalars(tb, tmp_path)["."]
+    read = read_scalars(tmp_path)["."]
     assert set(read) == {"Loss", "Loss/raw", "Accuracy", "Loss/Validation"}
     for tag, series in values.items():
         got = read[tag][1:] if tag == "Loss" else read[tag]
