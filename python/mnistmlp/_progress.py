@@ -1,4 +1,5 @@
-"""A small, dependency-free progress bar for terminals (downloads, training loops).
+"""A small, dependency-free progress bar for terminals and notebooks (downloads, studies,
+:meth:`mnistmlp.MLP.fit`'s epochs).
 
 ::
 
@@ -6,23 +7,33 @@
         for chunk in chunks:
             bar.update(len(chunk))
 
-draws, redrawing in place with ``\\r`` at most ten times a second (and once done, with the
-elapsed time instead of the time left)::
+draws, redrawing in place at most ten times a second (and once done, with the elapsed time
+instead of the time left)::
 
     train-images-idx3-ubyte.gz:  45% [#########-----------] 4.4 MiB/9.9 MiB 3.1 MiB/s, 0:02 left
 
 Counts are human-readable bytes when ``unit == "B"``, plain numbers otherwise. By default
-the bar is drawn only when its stream is a terminal, so logs and pipes stay clean; a
-disabled bar writes nothing at all.
+the bar is drawn only where ``_terminal.capabilities`` says lines may be redrawn: on a
+terminal (with ``\\r``; never with ``TERM=dumb``) and in a Jupyter kernel (one display
+output updated in place), so logs and pipes stay clean; a disabled bar writes nothing at all.
+
+On a terminal the line fits the terminal's width, read again at each redraw: the
+``[###---]`` graphic goes first, then the rate, the time left and the count. A postfix
+(:meth:`ProgressBar.set_postfix`: the metrics of a training loop) is never cut: the
+description and the percentage make way for it too, and should even it not fit, the bar shows
+the percentage alone. A line without a postfix is cut at the terminal's edge once the
+optional pieces are gone. :meth:`ProgressBar.finish` replaces the bar by a final line
+printed whole (it may wrap, nothing redraws it).
 """
 
 from __future__ import annotations
 
-import shutil
 import sys
 import time
 from types import TracebackType
-from typing import Optional, TextIO, Type
+from typing import List, Optional, TextIO, Tuple, Type
+
+from ._terminal import LiveLines, capabilities, fit_pieces, terminal_width
 
 __all__ = ["ProgressBar", "format_bytes", "format_duration"]
 
@@ -49,20 +60,15 @@ def format_duration(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def _isatty(file: TextIO) -> bool:
-    try:
-        return bool(file.isatty())
-    except (AttributeError, ValueError):  # no isatty(), or a closed stream
-        return False
-
-
 class ProgressBar:
     """A progress bar for ``total`` units of work, drawn on ``file`` (default ``sys.stderr``).
 
     ``total`` may be ``None`` (or 0) when unknown: the bar then shows the count and rate
     only. ``unit`` names what is counted; ``"B"`` (bytes) shows sizes like ``'4.4 MiB'``.
-    ``enabled=None`` draws only if ``file`` is a terminal. Use it as a context manager, or
-    call :meth:`close` when done.
+    ``enabled=None`` draws only where lines may be redrawn (a terminal that is not
+    ``TERM=dumb``, or a Jupyter kernel's output); ``enabled=True`` draws anyway (with ``\\r``
+    where there is no notebook). ``postfix`` is the first :meth:`set_postfix`. Use it as a
+    context manager, or call :meth:`close` (or :meth:`finish`) when done.
     """
 
     def __init__(
@@ -72,17 +78,22 @@ class ProgressBar:
         unit: str = "B",
         file: Optional[TextIO] = None,
         enabled: Optional[bool] = None,
+        postfix: str = "",
     ) -> None:
         self.total = total if total and total > 0 else None
         self.desc = desc
         self.unit = unit
         self.file = sys.stderr if file is None else file
-        self.enabled = _isatty(self.file) if enabled is None else enabled
+        where = capabilities(self.file)
+        self.enabled = where.live if enabled is None else bool(enabled)
+        self.notebook = where.kind == "notebook"
         self.count = 0
-        self.postfix = ""
+        self.postfix = postfix
         self._start = time.monotonic()
         self._last_draw: Optional[float] = None
-        self._drawn_width = 0
+        self._live: Optional[LiveLines] = None
+        if self.enabled:
+            self._live = LiveLines(self.file, "notebook" if self.notebook else "terminal")
         self._closed = False
         self._maybe_draw()
 
@@ -101,10 +112,18 @@ class ProgressBar:
         if self._closed:
             return
         self._closed = True
-        if self.enabled:
+        if self._live is not None:
             self._draw(time.monotonic())
-            self.file.write("\n")
-            self.file.flush()
+            self._live.finish()
+
+    def finish(self, text: str) -> None:
+        """Replace the bar by ``text``, printed whole (on a terminal it may wrap), and end the
+        line; in a notebook the display shows ``text``. A disabled bar writes nothing."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._live is not None:
+            self._live.finish(text)
 
     def __enter__(self) -> "ProgressBar":
         return self
@@ -117,30 +136,50 @@ class ProgressBar:
     ) -> None:
         self.close()
 
-    def format(self, elapsed: float, bar: bool = True) -> str:
-        """The line the bar shows after ``elapsed`` seconds (without ``\\r`` or padding);
-        ``bar=False`` leaves out the ``[###---]`` graphic, for narrow terminals."""
+    def pieces(self, elapsed: float) -> List[Tuple[str, int]]:
+        """The line after ``elapsed`` seconds as ``(text, rank)`` pieces for
+        :func:`_terminal.fit_pieces`: the graphic (rank 6) goes first, then the rate (5), the
+        time left (4), the count (3), the description (2) and the percentage (1); the postfix
+        (0) stays."""
         size = format_bytes if self.unit == "B" else (lambda n: f"{n:,.0f}")
         rate = self.count / elapsed if elapsed > 0 else 0.0
         rate_text = f"{size(rate)}/s" if self.unit == "B" else f"{rate:,.0f} {self.unit}/s"
-        parts = [f"{self.desc}:"] if self.desc else []
+        pieces = [(f"{self.desc}: ", 2)] if self.desc else []
         if self.total is None:
-            parts.append(size(self.count) if self.unit == "B" else f"{size(self.count)} {self.unit}")
+            count = size(self.count) if self.unit == "B" else f"{size(self.count)} {self.unit}"
+            pieces.append((count + " ", 1))
             timing = f"{format_duration(elapsed)} elapsed"
         else:
             fraction = min(self.count / self.total, 1.0)
             filled = int(fraction * BAR_WIDTH)
-            graphic = f" [{'#' * filled}{'-' * (BAR_WIDTH - filled)}]" if bar else ""
-            parts.append(f"{fraction:4.0%}{graphic}")
-            parts.append(f"{size(self.count)}/{size(self.total)}")
+            pieces.append((f"{fraction:4.0%} ", 1))
+            pieces.append((f"[{'#' * filled}{'-' * (BAR_WIDTH - filled)}] ", 6))
+            pieces.append((f"{size(self.count)}/{size(self.total)} ", 3))
             if self.count >= self.total or rate == 0:
                 timing = f"{format_duration(elapsed)} elapsed"
             else:
                 timing = f"{format_duration((self.total - self.count) / rate)} left"
-        parts.append(f"{rate_text}, {timing}")
+        pieces.append((f"{rate_text}, ", 5))
+        pieces.append((f"{timing} ", 4))
         if self.postfix:
-            parts.append(self.postfix)
-        return " ".join(parts)
+            pieces.append((self.postfix, 0))
+        return pieces
+
+    def format(self, elapsed: float, bar: bool = True, width: Optional[int] = None) -> str:
+        """The line the bar shows after ``elapsed`` seconds (without ``\\r`` or padding);
+        ``bar=False`` leaves out the ``[###---]`` graphic. With ``width``, the line is made to
+        fit in ``width`` columns (see the module's docstring)."""
+        pieces = [piece for piece in self.pieces(elapsed) if bar or piece[1] != 6]
+        if width is None:
+            return "".join(text for text, _ in pieces).strip()
+        if not self.postfix:
+            # Without metrics to keep whole: the optional pieces go, then the edge cuts.
+            shortest = fit_pieces([(text, 0 if rank < 3 else rank) for text, rank in pieces], width)
+            return shortest if shortest is not None else self.format(elapsed, bar=False)[:width].rstrip()
+        line = fit_pieces(pieces, width)
+        if line is None:  # not even the metrics fit: the percentage (or count) alone
+            line = "".join(text for text, rank in pieces if rank == 1).strip()[:width]
+        return line
 
     def _maybe_draw(self) -> None:
         if not self.enabled or self._closed:
@@ -151,12 +190,8 @@ class ProgressBar:
 
     def _draw(self, now: float) -> None:
         self._last_draw = now
-        # A line wider than the terminal wraps, and '\r' then only rewinds its last part.
-        width = shutil.get_terminal_size().columns - 1
-        line = self.format(now - self._start)
-        if len(line) > width:
-            line = self.format(now - self._start, bar=False)[:width]
-        # Blank out what is left of a longer previous line.
-        self.file.write("\r" + line + " " * (self._drawn_width - len(line)))
-        self.file.flush()
-        self._drawn_width = len(line)
+        assert self._live is not None
+        # A notebook wraps nothing away; on a terminal, a line as wide as the terminal would
+        # wrap (and '\r' then only rewinds its last part): one column stays free.
+        width = None if self.notebook else terminal_width(self.file) - 1
+        self._live.show([self.format(now - self._start, width=width)], width)
