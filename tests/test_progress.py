@@ -30,6 +30,8 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock()
     monkeypatch.setattr(_progress, "time", fake)
     monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setenv("TERM", "xterm")  # whatever the tests run under
+    monkeypatch.delenv("NO_COLOR", raising=False)
     return fake
 
 

@@ -448,8 +448,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         if args.save is None:
             raise
         _save(model, args.save)
-        _out(f"Interrupted: saved the model as it stands ({model.epochs_} epochs, the last cut short; "
-             f"{model.steps_:,} steps) to {args.save}")
+        # Ctrl-C lands between two batches, or after an epoch's last one.
+        cut_short = model.steps_ != model.epochs_ * -(-len(X_train) // args.batch_size)
+        _out(f"Interrupted: saved the model as it stands ({model.epochs_} epochs"
+             f"{', the last cut short' if cut_short else ''}; {model.steps_:,} steps) to {args.save}")
         return 130
     seconds = sum(history.history["seconds"])
     result = model.evaluate(X_test, y_test)
