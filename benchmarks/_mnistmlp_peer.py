@@ -32,13 +32,18 @@ class MnistmlpPeer:
         model = mnistmlp.MLP(sizes, optimizer=optimizer, learning_rate=LEARNING_RATES[optimizer],
                              seed=SEED, threads=threads)
         model.set_weights(weights)
+        options = self.fit_options()
 
         def epoch() -> dict:
-            logs = model.fit(X, y, epochs=1, batch_size=batch_size, shuffle=True, verbose=0).history
+            logs = model.fit(X, y, epochs=1, batch_size=batch_size, shuffle=True, verbose=0, **options).history
             return {"loss": logs["loss"][0], "accuracy": logs["accuracy"][0],
                     "engine_seconds": logs["seconds"][0]}
 
         return epoch
+
+    def fit_options(self) -> dict:
+        """More arguments of ``fit``, for a peer that times another way of calling it."""
+        return {}
 
     def predictor(self, sizes, weights, threads, X) -> Callable[[], np.ndarray]:
         model = mnistmlp.MLP(sizes, threads=threads)

@@ -14,6 +14,9 @@ Usage (from the repository root; the real MNIST comes from --data-dir or $MNISTM
     benchmarks/build_baseline.sh HEAD~1 /tmp/baseline-prev
     python benchmarks/bench_train.py --baseline /tmp/baseline-prev --peers mnistmlp,baseline,numpy
 
+    # what callbacks cost an epoch (vs callbacks above 1: they slow it):
+    python benchmarks/bench_train.py --peers mnistmlp,callbacks --repeats 9
+
 **Training.** One epoch over the 55,000 training images (or the first ``--samples``),
 trained by every peer:
 
@@ -34,6 +37,11 @@ trained by every peer:
   uses only the API every build has. Between runs of the same build the ratio moves by the
   machine's noise (on the 2-core development machine 0.8x to 1.2x per row at 9 repetitions,
   a baseline of the same build against itself): more ``--repeats`` narrow it.
+- ``callbacks`` (only when named in ``--peers``): the ``mnistmlp`` peer's very call with
+  ``callbacks=[EarlyStopping(monitor="loss", patience=1_000_000, restore_best_weights=True),
+  CSVLogger(file), LearningRateScheduler(lambda epoch, rate: rate)]``: each epoch snapshots the
+  model, writes a CSV row and sets the learning rate, and training is unchanged. ``vs
+  callbacks`` is what they cost (1.02x: 2% slower with them). Not in the inference table.
 
 All peers start every epoch from the same initial weights (mnistmlp's, copied) with the
 same optimizer (SGD lr 0.01 or Adam lr 0.001) and shuffle the data. Each repetition sets up
@@ -78,7 +86,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
+import os
 import sys
+import tempfile
+import time
 from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
@@ -88,6 +99,7 @@ import _common as common
 import mnistmlp
 from _mnistmlp_peer import LEARNING_RATES, SEED, MnistmlpPeer
 from mnistmlp import reference
+from mnistmlp.callbacks import CSVLogger, EarlyStopping, LearningRateScheduler
 from mnistmlp.numpy_baseline import NumpyMLP
 
 CONFIGS: Dict[str, List[int]] = {
@@ -97,7 +109,7 @@ CONFIGS: Dict[str, List[int]] = {
     "D": [784, 1024, 1024, 10],
 }
 BATCH_SIZES = [10, 32, 128, 1024]
-PEERS = ("mnistmlp", "baseline", "numpy", "torch")
+PEERS = ("mnistmlp", "baseline", "callbacks", "numpy", "torch")
 TRAIN_SIZE = 55_000
 TEST_SIZE = 10_000
 TORCH_MISSING = "torch not installed (pip install torch==2.13.0 for the CPU build): torch columns left out"
@@ -127,6 +139,60 @@ def config_label(name: str) -> str:
 # ----------------------------------------------------------------------------------------
 
 Weights = List[tuple]
+
+
+class CallbacksPeer(MnistmlpPeer):
+    """The mnistmlp peer's epoch with the callbacks a user steering training would give:
+    what they cost is its ratio to mnistmlp, and the time spent in their hooks, which each
+    epoch reports as ``hook_seconds``. Its inference would be mnistmlp's: left out."""
+
+    name = "callbacks"
+    trains_only = True
+
+    def __init__(self, cleanup: contextlib.ExitStack) -> None:
+        self.log_dir = cleanup.enter_context(tempfile.TemporaryDirectory(prefix="bench-callbacks-"))
+        self.hook_seconds = [0.0]
+
+    def trainer(self, sizes, optimizer, weights, threads, batch_size, X, y) -> Callable[[], dict]:
+        hook_seconds = self.hook_seconds = [0.0]  # fit_options, called by super().trainer, adds to it
+        epoch = super().trainer(sizes, optimizer, weights, threads, batch_size, X, y)
+
+        def timed_epoch() -> dict:
+            return {**epoch(), "hook_seconds": hook_seconds[0]}
+
+        return timed_epoch
+
+    def fit_options(self) -> dict:
+        # Callbacks that leave training as it is (the peers must train alike): a patience no
+        # epoch reaches, a schedule keeping the rate. EarlyStopping still snapshots the whole
+        # model each epoch, CSVLogger still writes its row, the schedule still sets the rate.
+        callbacks = [
+            EarlyStopping(monitor="loss", patience=1_000_000, restore_best_weights=True),
+            CSVLogger(os.path.join(self.log_dir, "log.csv")),
+            LearningRateScheduler(lambda epoch, rate: rate),
+        ]
+        return {"callbacks": [TimedHooks(callback, self.hook_seconds) for callback in callbacks]}
+
+
+class TimedHooks:
+    """A callback whose hooks add the seconds they take to ``seconds[0]``."""
+
+    def __init__(self, callback, seconds: List[float]) -> None:
+        self._callback, self._seconds = callback, seconds
+
+    def __getattr__(self, name: str):
+        attribute = getattr(self._callback, name)
+        if not name.startswith(("on_", "set_")) or not callable(attribute):
+            return attribute
+
+        def timed(*args):
+            start = time.perf_counter()
+            try:
+                return attribute(*args)
+            finally:
+                self._seconds[0] += time.perf_counter() - start
+
+        return timed
 
 
 class NumpyPeer:
@@ -196,13 +262,16 @@ class TorchPeer:
         return predict
 
 
-def make_peers(names: Sequence[str], notes: List[str], make_baseline: Callable[[], object]) -> list:
+def make_peers(names: Sequence[str], notes: List[str], make_baseline: Callable[[], object],
+               cleanup: contextlib.ExitStack) -> list:
     """The peers named, in order; torch is left out, with a note, if it is not importable.
-    ``make_baseline`` starts the baseline's worker."""
+    ``make_baseline`` starts the baseline's worker; ``cleanup`` removes what peers leave."""
     peers: list = []
     for name in names:
         if name == "mnistmlp":
             peers.append(MnistmlpPeer())
+        elif name == "callbacks":
+            peers.append(CallbacksPeer(cleanup))
         elif name == "baseline":
             peers.append(make_baseline())
         elif name == "numpy":
@@ -304,6 +373,7 @@ def bench_training(args, peers, data: common.Mnist, all_timings: List[common.Tim
 def bench_inference(args, peers, data: common.Mnist, all_timings: List[common.Timings]) -> List[dict]:
     X = data.test_images
     cases = [(c, t) for c in args.configs for t in args.threads]
+    peers = [peer for peer in peers if not getattr(peer, "trains_only", False)]
     rows = []
     for number, (config, threads) in enumerate(cases, start=1):
         sizes = CONFIGS[config]
@@ -358,6 +428,18 @@ def inference_table(rows: List[dict], peer_names: Sequence[str]) -> str:
     return common.markdown_table(headers, body)
 
 
+def hooks_lines(rows: List[dict]) -> str:
+    """Per row, the callbacks peer's time in its callbacks' hooks against mnistmlp's epoch."""
+    lines = []
+    for row in rows:
+        hooks = common.median([e["hook_seconds"] for e in row["peers"]["callbacks"]["epochs"]])
+        epoch = row["peers"]["mnistmlp"]["median_seconds"]
+        lines.append(f"- callbacks, {config_label(row['config'])} {row['optimizer']} batch {row['batch_size']}, "
+                     f"{common.threads_label(row['threads'])}: hooks {1e3 * hooks:.2f} ms per epoch, "
+                     f"{100 * hooks / epoch:.2f}% of mnistmlp's median epoch ({1e3 * epoch:.0f} ms)")
+    return "\n".join(lines)
+
+
 def warm_up(peers, data: common.Mnist, threads: Sequence[int]) -> None:
     """One short untimed epoch of every peer at every thread count, so that no timing pays
     for thread-pool start-up or first-call initialisation."""
@@ -367,7 +449,8 @@ def warm_up(peers, data: common.Mnist, threads: Sequence[int]) -> None:
     for t in threads:
         for peer in peers:
             peer.trainer(sizes, "sgd", weights, t, 100, X, y)()
-            peer.predictor(sizes, weights, t, data.test_images[:1000])()
+            if not getattr(peer, "trains_only", False):
+                peer.predictor(sizes, weights, t, data.test_images[:1000])()
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -388,7 +471,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help="mini-batch sizes (default 10,32,128,1024)")
     parser.add_argument("--peers", type=common.choice_list(PEERS), metavar="NAME,...",
                         help="what to compare, timed in this order; must include mnistmlp (default "
-                             "mnistmlp,numpy,torch, and baseline after mnistmlp with --baseline)")
+                             "mnistmlp,numpy,torch, and baseline after mnistmlp with --baseline); "
+                             "callbacks: mnistmlp's epoch with callbacks, to see what they cost")
     parser.add_argument("--baseline", metavar="DIR",
                         help="also time the mnistmlp of another build, in a worker process: DIR is a "
                              "folder where it is installed (benchmarks/build_baseline.sh REF DIR builds "
@@ -417,7 +501,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     cores = common.default_threads()
     args.threads = args.threads or (sorted({1, cores}) if args.full else [cores])
     if args.peers is None:
-        args.peers = [p for p in PEERS if p != "baseline" or args.baseline]
+        args.peers = [p for p in PEERS if (p != "baseline" or args.baseline) and p != "callbacks"]
     if "mnistmlp" not in args.peers:
         parser.error("--peers must include mnistmlp: the ratios compare with it")
     if "baseline" in args.peers and not args.baseline:
@@ -457,7 +541,7 @@ def start_baseline(args, data: common.Mnist, cleanup: contextlib.ExitStack) -> _
 
 def run(args, data: common.Mnist, cleanup: contextlib.ExitStack) -> int:
     notes: List[str] = []
-    peers = make_peers(args.peers, notes, lambda: start_baseline(args, data, cleanup))
+    peers = make_peers(args.peers, notes, lambda: start_baseline(args, data, cleanup), cleanup)
     baseline = next((p for p in peers if p.name == "baseline"), None)
     if baseline is not None:
         notes += _baseline.build_differences(baseline.build, mnistmlp.get_config())
@@ -492,11 +576,14 @@ def run(args, data: common.Mnist, cleanup: contextlib.ExitStack) -> int:
     print(f"### Training: one epoch of {args.samples:,} samples{samples}")
     print()
     print(training_table(training, names))
+    if "callbacks" in names:
+        print()
+        print(hooks_lines(training))
     print()
     print(f"### Inference: predict_proba on {len(data.test_images):,} test images "
           f"(repetitions: {args.inference_repeats}, interleaved; medians)")
     print()
-    print(inference_table(inference, names))
+    print(inference_table(inference, [name for name in names if name in inference[0]["peers"]]))
 
     if args.json:
         common.write_json(args.json, {

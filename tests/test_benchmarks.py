@@ -53,6 +53,23 @@ def test_bench_train(tmp_path: Path) -> None:
         assert set(row["peers"]) == {"mnistmlp", "numpy"} and "numpy" in row["ratios"]
 
 
+def test_bench_train_callbacks(tmp_path: Path) -> None:
+    """The callbacks peer trains as mnistmlp does, reports its hooks' time, and stays out of
+    the inference table."""
+    report = tmp_path / "train.json"
+    result = run_benchmark(
+        "bench_train.py", "--synthetic", "--samples", "200", "--repeats", "2", "--inference-repeats", "1",
+        "--batch-sizes", "64", "--optimizers", "adam", "--threads", "1", "--peers", "mnistmlp,callbacks",
+        "--pause", "0", "--roof-repeats", "1", "--json", str(report),
+    )
+    assert "vs callbacks" in result.stdout and "- callbacks, A 784-100-10 adam batch 64, 1 thread: hooks" in result.stdout
+    data = json.loads(report.read_text())
+    peers = data["training"][0]["peers"]
+    assert [e["loss"] for e in peers["callbacks"]["epochs"]] == [e["loss"] for e in peers["mnistmlp"]["epochs"]]
+    assert all(e["hook_seconds"] > 0 for e in peers["callbacks"]["epochs"])
+    assert set(data["inference"][0]["peers"]) == {"mnistmlp"}
+
+
 def copy_of_installed_mnistmlp(folder: Path) -> Path:
     """``folder``/mnistmlp: a copy of the mnistmlp this Python imports, compiled module
     included (an editable install keeps it apart from the Python files), as
