@@ -11,21 +11,21 @@ notebook path with a stand-in for IPython.
 
 from __future__ import annotations
 
-import fcntl
 import io
 import os
 import pty
 import re
-import struct
 import subprocess
 import sys
-import termios
 import types
 from pathlib import Path
 from typing import Dict, List, Optional
 
 import numpy as np
 import pytest
+
+from _terminal import child_env, run_on_terminal, set_columns
+from _training_programs import MLP_SCRIPT, TFLEARN_SCRIPT
 
 from mnistmlp import _progress, _terminal
 from mnistmlp._display import EpochDisplay, check_verbose
@@ -42,44 +42,9 @@ METRIC = r"\d+\.\d{4}(?!\d)"  # a number with exactly its 4 decimals
 # ---- running a script on a pseudo-terminal ---------------------------------------------------
 
 
-def child_env(overrides: Dict[str, Optional[str]]) -> Dict[str, str]:
-    """The environment of a display test's child: a colour terminal unless told otherwise."""
-    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "COLUMNS", "LINES")}
-    env["TERM"] = "xterm-256color"
-    for key, value in overrides.items():
-        if value is None:
-            env.pop(key, None)
-        else:
-            env[key] = value
-    return env
-
-
 def run_on_pty(code: str, columns: int, timeout: float = 120, **env: Optional[str]) -> str:
-    """Everything ``python -c code`` writes to its standard output, a pseudo-terminal of
-    ``columns`` columns. The terminal does not turn '\\n' into '\\r\\n', so the text is exactly
-    what the program wrote."""
-    main, child = pty.openpty()
-    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
-    attributes = termios.tcgetattr(child)
-    attributes[1] &= ~termios.ONLCR
-    termios.tcsetattr(child, termios.TCSANOW, attributes)
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code], stdout=child, stderr=subprocess.PIPE, close_fds=True, env=child_env(env)
-    )
-    os.close(child)
-    chunks = []
-    while True:
-        try:
-            data = os.read(main, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not data:
-            break
-        chunks.append(data)
-    proc.wait(timeout=timeout)
-    os.close(main)
-    assert proc.returncode == 0, proc.stderr.read().decode()
-    return b"".join(chunks).decode()
+    """Everything ``python -c code`` writes to a pseudo-terminal of ``columns`` columns."""
+    return run_on_terminal([sys.executable, "-c", code], child_env(env), columns, timeout)
 
 
 def run_in_pipe(code: str, **env: Optional[str]) -> str:
@@ -169,14 +134,6 @@ def drawn_pieces(raw: str) -> List[str]:
 
 # ---- MLP.fit ---------------------------------------------------------------------------------
 
-MLP_SCRIPT = """
-import os, mnistmlp
-from mnistmlp.datasets import mnist
-data = mnist.read_data_sets(os.environ["MNISTMLP_DATA"])
-model = mnistmlp.MLP([784, 256, 10], seed=0, threads=1)
-model.fit(data.train.images[:5000], data.train.labels[:5000], epochs=2, batch_size=1, verbose=1,
-          validation_data=(data.validation.images, data.validation.labels))
-"""
 
 SUMMARY = re.compile(rf"^Epoch (\d)/2 - .*\bloss {METRIC} - accuracy {METRIC} - val_loss {METRIC} - val_accuracy {METRIC}\b")
 
@@ -214,21 +171,6 @@ def test_mlp_fit_bar_fits_the_terminal(mnist_dir: Path, columns: int) -> None:
 
 
 # ---- the TFLearn display ---------------------------------------------------------------------
-
-TFLEARN_SCRIPT = """
-import os
-import mnistmlp.tflearn as tflearn
-from mnistmlp.tflearn.datasets import mnist
-data = mnist.read_data_sets(os.environ["MNISTMLP_DATA"], one_hot=True)
-tflearn.init_graph(num_cores=1, seed=0)
-net = tflearn.input_data(shape=[None, 784])
-net = tflearn.fully_connected(net, 100, activation='relu')
-net = tflearn.fully_connected(net, 10, activation='softmax')
-net = tflearn.regression(net, optimizer='sgd', loss='categorical_crossentropy')
-model = tflearn.DNN(net)
-model.fit(data.train.images[:20000], data.train.labels[:20000], n_epoch=2, batch_size=1,
-          show_metric=True, validation_set=0.1)
-"""
 
 
 def check_tflearn_output(raw: str, columns: int) -> None:
@@ -475,9 +417,9 @@ def test_terminal_width_reads_the_streams_terminal(monkeypatch: pytest.MonkeyPat
     main, child = pty.openpty()
     try:
         with open(child, "w", closefd=False) as stream:
-            fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 57, 0, 0))
+            set_columns(child, 57)
             assert terminal_width(stream) == 57
-            fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 91, 0, 0))
+            set_columns(child, 91)
             assert terminal_width(stream) == 91, "read again each time: a resized window"
     finally:
         os.close(main)

@@ -22,6 +22,8 @@ from typing import Any, Dict, List
 
 import pytest
 
+from _training_programs import MLP_SCRIPT, TFLEARN_SCRIPT
+
 
 def _require(module: str) -> Any:
     """Import a test dependency (the ``test`` extra has them all); skip without it, or fail
@@ -34,34 +36,6 @@ def _require(module: str) -> Any:
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
 
-
-SETUP = """
-import os
-import mnistmlp
-from mnistmlp.datasets import mnist
-data = mnist.read_data_sets(os.environ["MNISTMLP_DATA"])
-X, y = data.train.images[:5000], data.train.labels[:5000]
-"""
-
-MLP_CELL = """
-model = mnistmlp.MLP([784, 256, 10], seed=0, threads=1)
-history = model.fit(X, y, epochs=2, batch_size=1, verbose=1,
-                    validation_data=(data.validation.images, data.validation.labels))
-"""
-
-TFLEARN_CELL = """
-import mnistmlp.tflearn as tflearn
-from mnistmlp.tflearn.datasets import mnist as tf_mnist
-tf_data = tf_mnist.read_data_sets(os.environ["MNISTMLP_DATA"], one_hot=True)
-tflearn.init_graph(num_cores=1, seed=0)
-net = tflearn.input_data(shape=[None, 784])
-net = tflearn.fully_connected(net, 100, activation='relu')
-net = tflearn.fully_connected(net, 10, activation='softmax')
-net = tflearn.regression(net, optimizer='sgd', loss='categorical_crossentropy')
-dnn = tflearn.DNN(net)
-dnn.fit(tf_data.train.images[:20000], tf_data.train.labels[:20000], n_epoch=2, batch_size=1,
-        show_metric=True, validation_set=0.1)
-"""
 
 ESCAPE_OR_CR = re.compile("[\x1b\r]")
 
@@ -139,25 +113,25 @@ def check_in_place(cell: Any, sent: list, epochs: int) -> List[str]:
 
 
 def test_live_displays_update_in_place_in_a_notebook(tmp_path: Path, mnist_dir: Path) -> None:
-    notebook, sent = run_notebook(tmp_path, [SETUP, MLP_CELL, TFLEARN_CELL])
+    notebook, sent = run_notebook(tmp_path, [MLP_SCRIPT, TFLEARN_SCRIPT])
 
     # MLP.fit(verbose=1): one live bar per epoch, ending as that epoch's summary line.
-    finals = check_in_place(notebook.cells[1], sent[1], epochs=2)
+    finals = check_in_place(notebook.cells[0], sent[0], epochs=2)
     for epoch, text in enumerate(finals, 1):
         assert text.startswith(f"Epoch {epoch}/2 - ") and "\n" not in text
         for metric in ("loss", "accuracy", "val_loss", "val_accuracy"):
             assert re.search(rf"(^| ){metric} \d\.\d{{4}}( |$)", text), (metric, text)
-    updates = [c["data"]["text/plain"] for kind, _, c in sent[1] if kind == "update_display_data"]
+    updates = [c["data"]["text/plain"] for kind, _, c in sent[0] if kind == "update_display_data"]
     assert any("%" in text and "loss 0." in text for text in updates), "live frames show the progress"
-    assert not any(o.output_type == "stream" for o in notebook.cells[1].outputs), "no line printed besides"
+    assert not any(o.output_type == "stream" for o in notebook.cells[0].outputs), "no line printed besides"
 
     # TFLearn: two lines per epoch redrawn in place, ending with the validation figures.
-    finals = check_in_place(notebook.cells[2], sent[2], epochs=2)
+    finals = check_in_place(notebook.cells[1], sent[1], epochs=2)
     for epoch, text in enumerate(finals, 1):
         first, second = text.split("\n")
         assert first.startswith("Training Step: ") and " | total loss: " in first
         assert second.startswith(f"| SGD | epoch: {epoch:03d} | loss: ")
         assert " - acc: " in second and " | val_loss: " in second and " - val_acc: " in second
         assert second.endswith("-- iter: 18000/18000")
-    streams = "".join(o.text for o in notebook.cells[2].outputs if o.output_type == "stream")
+    streams = "".join(o.text for o in notebook.cells[1].outputs if o.output_type == "stream")
     assert "Training samples: 18000" in streams and streams.count("accuracy over all 18000 batches") == 2
