@@ -52,15 +52,21 @@ class NumpyMLP:
 
     Parameters
     ----------
-    sizes : layer sizes ``[n0, n1, ..., K]``.
-    activation, output_activation, loss : see the reference's :data:`~mnistmlp.reference.ACTIVATIONS`,
+    sizes : sequence of int
+        Layer sizes ``[n0, n1, ..., K]``.
+    activation, output_activation, loss : str
+        See the reference's :data:`~mnistmlp.reference.ACTIVATIONS`,
         :data:`~mnistmlp.reference.OUTPUT_ACTIVATIONS`, :data:`~mnistmlp.reference.LOSSES`.
-    optimizer : a reference :class:`~mnistmlp.reference.SGD` or :class:`~mnistmlp.reference.Adam`
-        object (default ``Adam()``, TFLearn's default).
-    weight_init, seed, dtype : passed to :func:`mnistmlp.reference.init_params`.
-    clip_norm : clip the gradients by this global norm (``None``: no clipping).
-    weight_decay : L2 coefficient lambda (loss += lambda sum ||W||^2 / 2).
-    dropout : dropout rate on the hidden layers' outputs during :meth:`fit_epoch`.
+    optimizer : mnistmlp.reference.SGD or mnistmlp.reference.Adam, optional
+        Default ``Adam()``, TFLearn's default.
+    weight_init, seed, dtype
+        Passed to :func:`mnistmlp.reference.init_params`.
+    clip_norm : float, optional
+        Clip the gradients by this global norm (``None``: no clipping).
+    weight_decay : float
+        L2 coefficient lambda (loss += lambda sum ||W||^2 / 2).
+    dropout : float
+        Dropout rate on the hidden layers' outputs during :meth:`fit_epoch`.
     """
 
     def __init__(self, sizes: Sequence[int], activation: str = "relu", output_activation: str = "softmax",
