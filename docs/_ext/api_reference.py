@@ -11,6 +11,8 @@
   ``mnistmlp.datasets.idx``, which imports it from ``mnistmlp.datasets``) resolves to where
   the reference documents that object, found by importing it; in a private module's docstring
   (shown with ``no-index``), a name the reference does not document is left as plain text.
+- A class's members that another project defines for it (scikit-learn gives every estimator
+  ``set_fit_request`` and the like) are that project's to document, and left out.
 - A class's bases (``show-inheritance``) name only what the reference documents or another
   project defines: a private or undocumented base of mnistmlp's (``_Monitoring``) is replaced
   by its own bases, so "Bases:" never points nowhere.
@@ -193,6 +195,13 @@ def _public_bases(app: Sphinx, name: str, obj: Any, options: Any, bases: List[ty
     bases[:] = [] if replaced == [object] else list(dict.fromkeys(replaced))
 
 
+def _skip_foreign_members(app: Sphinx, what: str, name: str, obj: Any, skip: bool, options: Any) -> Optional[bool]:
+    module = getattr(obj, "__module__", None)
+    if what == "class" and inspect.isroutine(obj) and module and module.split(".")[0] != "mnistmlp":
+        return True
+    return None
+
+
 def setup(app: Sphinx) -> dict:
     app.setup_extension("sphinx.ext.napoleon")
     for listener in list(app.events.listeners["autodoc-process-docstring"]):
@@ -200,5 +209,6 @@ def setup(app: Sphinx) -> dict:
             app.disconnect(listener.id)
     app.connect("autodoc-process-docstring", _napoleon_except_prose)
     app.connect("autodoc-process-bases", _public_bases)
+    app.connect("autodoc-skip-member", _skip_foreign_members)
     app.connect("missing-reference", _resolve_as_imported)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
