@@ -202,12 +202,22 @@ def _skip_foreign_members(app: Sphinx, what: str, name: str, obj: Any, skip: boo
     return None
 
 
+def _forget_removed_modules(app: Sphinx) -> None:
+    """Deletes the generated page of a module no longer in api/index.md (autosummary keeps it,
+    and the build would then warn that no toctree includes it)."""
+    listed = set(api_modules())
+    for page in (_API_INDEX.parent / "generated").glob("*.rst"):
+        if page.stem not in listed:
+            page.unlink()
+
+
 def setup(app: Sphinx) -> dict:
     app.setup_extension("sphinx.ext.napoleon")
     for listener in list(app.events.listeners["autodoc-process-docstring"]):
         if listener.handler is _process_docstring:
             app.disconnect(listener.id)
     app.connect("autodoc-process-docstring", _napoleon_except_prose)
+    app.connect("builder-inited", _forget_removed_modules, priority=400)  # before autosummary's
     app.connect("autodoc-process-bases", _public_bases)
     app.connect("autodoc-skip-member", _skip_foreign_members)
     app.connect("missing-reference", _resolve_as_imported)
