@@ -175,9 +175,9 @@ class MLP:
     ----------
     layer_sizes : sequence of int
         e.g. ``[784, 100, 10]``: 784 inputs, one hidden layer of 100 units, 10 classes.
-    activation : {"relu", "sigmoid", "tanh", "linear"} or a sequence of them
+    activation : {"relu", "sigmoid", "tanh", "linear", "leaky_relu", "elu"} or a sequence of them
         Activation of every hidden layer, or one per hidden layer.
-    output_activation : {"softmax", "linear", "relu", "sigmoid", "tanh"}
+    output_activation : {"softmax", "linear", "relu", "sigmoid", "tanh", "leaky_relu", "elu"}
     loss : {"categorical_crossentropy", "mean_square"}
         Cross-entropy is fused with the softmax output (which it requires) and computed
         through log-sum-exp, so it stays finite for any logits. TFLearn instead clips the
