@@ -11,9 +11,8 @@
 # The build is the current one's: the Python that runs this script (activate the venv the
 # benchmark runs in: the baseline is a module for that Python version), its
 # scikit-build-core, pybind11, CMake and compiler (`--no-build-isolation`), CMake's Release
-# type from pyproject.toml, MNISTMLP_NATIVE=ON (-march=native, the default of
-# pyproject.toml; `MNISTMLP_NATIVE=OFF benchmarks/build_baseline.sh ...` for a portable
-# build) and no CUDA backend. PIP_OPTIONs are passed on to pip, e.g. -Ccmake.define.X=Y.
+# type from pyproject.toml, the portable default (`MNISTMLP_NATIVE=ON
+# benchmarks/build_baseline.sh ...` for -march=native) and no CUDA backend. PIP_OPTIONs are passed on to pip, e.g. -Ccmake.define.X=Y.
 #
 # DIR must be new, empty, or a baseline this script built before (it is then replaced).
 # DIR/SOURCE_REVISION records the revision (`git describe --always`, then the full hash),
@@ -47,7 +46,7 @@ echo "building mnistmlp at $describe ($commit) with $("$python" --version) into 
 "$python" -m pip install --no-deps --no-build-isolation --disable-pip-version-check --quiet \
     --target "$work/target" \
     -Ccmake.define.MNISTMLP_CUDA=OFF \
-    -Ccmake.define.MNISTMLP_NATIVE="${MNISTMLP_NATIVE:-ON}" \
+    -Ccmake.define.MNISTMLP_NATIVE="${MNISTMLP_NATIVE:-OFF}" \
     -Cbuild-dir="$work/build" \
     "$@" "$work/src"
 echo "$describe $commit" > "$work/target/SOURCE_REVISION"

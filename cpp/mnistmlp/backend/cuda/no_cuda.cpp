@@ -10,9 +10,9 @@ namespace mnistmlp {
 namespace {
 
 constexpr const char* kNoBackend =
-    "this build of mnistmlp has no CUDA backend (it was built without a CUDA compiler, or with "
-    "MNISTMLP_CUDA=OFF); reinstall it where nvcc is on PATH, e.g. "
-    "pip install . -Ccmake.define.MNISTMLP_CUDA=ON";
+    "this build of mnistmlp has no CUDA backend (it was built where no GPU was visible or no "
+    "CUDA compiler was found, or with MNISTMLP_CUDA=OFF); reinstall it where nvcc is on PATH "
+    "with pip install . -Ccmake.define.MNISTMLP_CUDA=ON";
 
 [[noreturn]] void unavailable() {
   throw std::runtime_error(error_message("device 'cuda' is not available: ", kNoBackend));
