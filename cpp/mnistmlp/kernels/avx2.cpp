@@ -2,7 +2,9 @@
 // kernels/simd_kernels.inc over 8-float vectors, a compress built from a permutation table,
 // and Adam's update (used on AVX-512 CPUs too). Compiled for AVX2 by the pragma below, after
 // every header (see avx512.cpp).
+#if defined(__x86_64__)  // elsewhere (aarch64) this file compiles to nothing
 #include <immintrin.h>
+#endif
 
 #include <algorithm>
 #include <cstdint>

@@ -2,7 +2,9 @@
 // 16-float vectors, and what only AVX-512 has (compress, gather). Compiled for AVX-512 whatever
 // the build's target, by the pragma below, which applies only to the functions defined after
 // it: headers come first, so no shared inline function is ever built for AVX-512.
+#if defined(__x86_64__)  // elsewhere (aarch64) this file compiles to nothing
 #include <immintrin.h>
+#endif
 
 #include <algorithm>
 #include <cstdint>
