@@ -1,7 +1,5 @@
 // Single CPU operations, for benchmarks and for tests that check them against numpy, against
 // the naive reference kernels, and against their GPU twins in _core.cuda_kernels (cuda.cpp).
-#include <omp.h>
-
 #include <vector>
 
 #include "bindings/kernel_bindings.hpp"
@@ -10,12 +8,13 @@
 #include "mnistmlp/backend/cpu/cpu_ops.hpp"
 #include "mnistmlp/kernels/dense.hpp"
 #include "mnistmlp/kernels/gemm.hpp"
+#include "mnistmlp/thread_placement.hpp"
 
 namespace mnistmlp::bindings {
 
 namespace {
 
-int team(int threads) { return threads > 0 ? threads : omp_get_num_procs(); }
+int team(int threads) { return threads > 0 ? threads : default_threads(); }
 
 // cpu::gemm's packing buffers for a team, kept for the calling thread's next call: fresh
 // memory on every call cost page faults worth more than a small product itself.
@@ -26,7 +25,7 @@ float* gemm_scratch(int threads) {
   return scratch.data();
 }
 
-// The CPU ops run by one parallel region each, on every core.
+// The CPU ops run by one parallel region each, with the default threads.
 struct CpuOps {
   template <typename T>
   static void output_loss(T* dz, T* out, T* row_loss, std::uint8_t* correct, const T* logits,

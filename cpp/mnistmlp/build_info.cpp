@@ -1,6 +1,6 @@
 #include "mnistmlp/build_info.hpp"
 
-#include <omp.h>
+#include "mnistmlp/thread_placement.hpp"
 
 namespace mnistmlp {
 
@@ -37,7 +37,7 @@ BuildInfo build_info() {
   info.native_build = MNISTMLP_NATIVE_BUILD != 0;
   info.openmp = true;
   info.openmp_version = _OPENMP;
-  info.max_threads = omp_get_max_threads();
+  info.max_threads = default_threads();
   return info;
 }
 

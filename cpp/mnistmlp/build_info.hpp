@@ -13,7 +13,7 @@ struct BuildInfo {
   bool native_build;       // compiled with -march=native (not portable to older CPUs)
   bool openmp;
   int openmp_version;      // _OPENMP date, e.g. 201511
-  int max_threads;         // threads a model uses by default
+  int max_threads;         // threads a model uses by default, here and now (default_threads())
 };
 
 BuildInfo build_info();

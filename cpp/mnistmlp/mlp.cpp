@@ -1,12 +1,11 @@
 #include "mnistmlp/mlp.hpp"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
 #include "mnistmlp/rng.hpp"
+#include "mnistmlp/thread_placement.hpp"
 
 namespace mnistmlp {
 
@@ -93,10 +92,16 @@ BatchMetrics Model<T>::evaluate(const InputView& x, const TargetView<T>& y) cons
 }
 
 template <typename T>
+int Model<T>::threads() const {
+  return threads_ > 0 ? threads_ : default_threads();
+}
+
+template <typename T>
 void Model<T>::set_threads(int threads) {
-  MNISTMLP_CHECK(threads >= 0, "thread count must be >= 0 (0 = all cores), got ",
+  MNISTMLP_CHECK(threads >= 0,
+                 "thread count must be >= 0 (0 = OpenMP's setting, at most the usable cores), got ",
                  threads);
-  threads_ = threads == 0 ? omp_get_num_procs() : threads;
+  threads_ = threads;
 }
 
 template <typename T>

@@ -92,7 +92,8 @@ class Model {
   std::uint64_t host_version() const { return host_version_; }
   void host_changed() { ++host_version_; }
 
-  int threads() const { return threads_; }
+  // The threads set, or default_threads() of the calling thread when none were (0).
+  int threads() const;
   // The seed keys shuffles and dropout; restored with a saved model so training resumes exactly.
   void set_seed(std::uint64_t seed) {
     config_.seed = seed;
@@ -141,7 +142,7 @@ class Model {
   TrainingState state_;
   AlignedArray<T> restore_arena_;  // a copy of arena_.memory
   TrainingState restore_state_;
-  int threads_ = 1;
+  int threads_ = 0;  // as set: 0 asks for default_threads() at each call
   Device device_;
   std::uint64_t host_version_ = 0;
   std::uint64_t config_version_ = 0;

@@ -2,11 +2,15 @@
 
 #include <omp.h>
 
+#include <algorithm>
+
 #if defined(__linux__)
 #include <sched.h>
 #endif
 
 namespace mnistmlp {
+
+int default_threads() { return std::max(1, std::min(omp_get_max_threads(), omp_get_num_procs())); }
 
 int current_cpu() {
 #if defined(__linux__)

@@ -9,6 +9,14 @@
 
 namespace mnistmlp {
 
+// The threads a model (or an op) uses when none are asked for: the smaller of OpenMP's setting
+// for the calling thread (omp_get_max_threads(), which OMP_NUM_THREADS, omp_set_num_threads and
+// threadpoolctl's limits set) and the CPUs it may run on (omp_get_num_procs(), its affinity), as
+// scikit-learn's _openmp_effective_n_threads decides. It is read at each call rather than when a
+// model is made, so that a limit set later applies too, and so that parallel runs in worker
+// processes given OMP_NUM_THREADS (joblib's loky workers, Dask's) do not oversubscribe the cores.
+int default_threads();
+
 // The calling thread's CPU, taken before a parallel region opens (-1 where unknown).
 int current_cpu();
 

@@ -147,7 +147,8 @@ def _add_threads(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument(
         "--threads", type=non_negative_int, default=0, metavar="N",
-        help="threads the engine uses; 0 uses every core (results are identical for any count)",
+        help="threads the engine uses; 0: OpenMP's setting (OMP_NUM_THREADS), at most the usable cores (results are "
+             "identical for any count)",
     )
     parser.add_argument(
         "--device", choices=DEVICES, default="cpu",

@@ -202,8 +202,9 @@ class MLP:
     seed : int, optional
         Seeds the initial weights, the shuffles and dropout; None draws one at random.
     threads : int, optional
-        Threads the engine uses; None or 0: all cores. Results are bitwise identical for any
-        thread count.
+        Threads the engine uses. None or 0: OpenMP's setting (``OMP_NUM_THREADS``,
+        threadpoolctl's limits), at most the CPUs this process may use, read at each call.
+        Results are bitwise identical for any thread count.
     dtype : {"float32", "float64"}
     device : {"cpu", "cuda"}
         Where the model trains and predicts. ``"cuda"`` runs whole epochs on the GPU (see
@@ -303,7 +304,8 @@ class MLP:
 
     @property
     def threads(self) -> int:
-        """Threads the engine uses (settable; None or 0 means all cores)."""
+        """Threads the engine uses now (settable; None or 0: OpenMP's setting, at most the usable
+        CPUs)."""
         return self._engine.threads
 
     @threads.setter
@@ -312,7 +314,7 @@ class MLP:
         if threads > usable_cpus():
             warnings.warn(
                 f"threads={threads} is more than the {usable_cpus()} CPUs this process may use: the "
-                "extra threads only wait for each other (threads=None uses every CPU)",
+                "extra threads only wait for each other (threads=None never uses more)",
                 RuntimeWarning, stacklevel=stacklevel_outside_package(),
             )
         self._engine.threads = threads

@@ -19,7 +19,8 @@ _defaults = {"seed": None, "num_cores": 0}
 
 def init_graph(seed: Optional[int] = None, log_device: bool = False, num_cores: int = 0,
                gpu_memory_fraction: float = 0, soft_placement: bool = True) -> None:
-    """Set the thread count (``num_cores``, 0 = all cores) and ``seed`` of models built next.
+    """Set the thread count (``num_cores``; 0: :class:`mnistmlp.MLP`'s default) and ``seed`` of models
+    built next.
 
     With a seed, weight initialisation, shuffling and dropout repeat exactly from run to run.
     ``log_device``, ``gpu_memory_fraction`` and ``soft_placement`` concern TensorFlow's device
@@ -28,7 +29,7 @@ def init_graph(seed: Optional[int] = None, log_device: bool = False, num_cores: 
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
         raise ValueError(f"init_graph: seed must be an integer >= 0 or None, got {seed!r}")
     if isinstance(num_cores, bool) or not isinstance(num_cores, numbers.Integral) or num_cores < 0:
-        raise ValueError(f"init_graph: num_cores must be an integer >= 0 (0 = all cores), got {num_cores!r}")
+        raise ValueError(f"init_graph: num_cores must be an integer >= 0 (0: the default), got {num_cores!r}")
     if log_device:
         raise unsupported("init_graph(log_device=True)", "there is no TensorFlow device placement to log")
     _defaults.update(seed=None if seed is None else int(seed), num_cores=int(num_cores))

@@ -166,9 +166,12 @@ class CpuBackend final : public Backend<T> {
                         typename Backend<T>::Clock::time_point deadline) override {
     index_t next = begin;
     bool past_deadline = false;
-    // One team for the whole run of batches: no fork and join per batch.
+    // One team for the whole run of batches: no fork and join per batch. No larger than the
+    // epoch's workspace was planned for: the default thread count is read at each call, and a
+    // progress callback may have changed it since begin_epoch.
+    const int team = std::min(team_size(batch_size_), training_.threads);
     const int caller_cpu = current_cpu();
-#pragma omp parallel num_threads(team_size(batch_size_))
+#pragma omp parallel num_threads(team)
     {
       leave_callers_cpu(caller_cpu);
       const ScopedDenormalMode denormals;  // every thread of the team, for the whole run
@@ -234,13 +237,14 @@ class CpuBackend final : public Backend<T> {
   }
 
   double loss_and_gradients(const InputView& x, const TargetView<T>& y) override {
+    const int team = model_.threads();
     Workspace<T> ws;
     ws.plan(model_.config(), std::max<index_t>(x.rows, 1), true, false, model_.arena().size(),
-            model_.threads());
+            team);
     BatchMetrics metrics;
     double loss = 0;
     bool finite = true;
-#pragma omp parallel num_threads(model_.threads())
+#pragma omp parallel num_threads(team)
     if (load_inputs(ws, x, nullptr, 0, x.rows) >= 0) {
 #pragma omp master
       finite = false;
