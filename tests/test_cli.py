@@ -448,8 +448,9 @@ def test_experiments_quick_study(mnist_dir, tmp_path):
     out = assert_ok(run("experiments", "--preset", "tutorial", "--seeds", 1, "--train-limit", 500,
                         "--threads", 2, "--out", out_dir, data=mnist_dir))
     assert re.search(r"^\|.*\|$", out, re.MULTILINE), "prints the Markdown table"
-    assert (out_dir / "results.json").is_file() and (out_dir / "results.md").is_file()
-    assert f"Files written to {out_dir}" in out and str(out_dir / "results.json") in out
+    assert (out_dir / "results.jsonl").is_file() and (out_dir / "results.md").is_file()
+    assert f"Files written to {out_dir}" in out and str(out_dir / "results.jsonl") in out
+    assert "trained on the first 500 training images only" in out and "TFLearn test" not in out
 
 
 def test_experiments_bad_options(tmp_path):
@@ -458,3 +459,20 @@ def test_experiments_bad_options(tmp_path):
     if pytest.importorskip("mnistmlp.experiments"):
         assert_one_line_error(run("experiments", "--preset", "nonsense"), "unknown preset", "tutorial", status=2)
         assert_one_line_error(run("experiments", data=tmp_path), "MNIST files missing", status=1)
+
+
+def test_experiments_grid_options_are_checked_before_any_work(tmp_path):
+    """Refused in a folder without MNIST: the option is what the error names, not the data."""
+    pytest.importorskip("mnistmlp.experiments")
+    for args, fragments in [
+        (["--plot"], ["--plot needs --out DIR"]),
+        (["--resume"], ["--resume needs --out DIR"]),
+        (["--jobs", "2", "--scheduler", "tcp://127.0.0.1:1"], ["give --jobs or --scheduler, not both"]),
+        (["--preset", "tutorial", "--widths", "10", "--epochs", "2"],
+         ["--widths, --epochs change the grid; --preset tutorial is a fixed set of networks"]),
+        (["--jobs", "0"], ["--jobs", "must be an integer >= 1, or -1, got 0"]),
+        (["--widths", "10,x"], ["--widths", "must be an integer >= 1, got 'x'"]),
+        (["--optimizers", "sgd,nope"], ["--optimizers", "must be one of sgd,momentum,adam,rmsprop,adagrad, got 'nope'"]),
+        (["--learning-rates", "0.1,-1"], ["--learning-rates", "must be a number > 0, got -1"]),
+    ]:
+        assert_one_line_error(run("experiments", *args, data=tmp_path), *fragments, status=2)

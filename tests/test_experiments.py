@@ -9,7 +9,8 @@ from mnistmlp import experiments
 
 FIELDS = {"hidden", "activation", "optimizer", "learning_rate", "batch_size", "epochs", "seed",
           "train_accuracy_displayed", "train_accuracy", "validation_accuracy", "test_accuracy", "test_loss",
-          "seconds", "samples_per_second", "device", "curve", "predicted_class_histogram"}
+          "seconds", "samples_per_second", "device", "curve", "predicted_class_histogram", "train_limit", "key",
+          "data_sha256"}
 
 
 @pytest.fixture(scope="module")
@@ -38,13 +39,18 @@ def test_tutorial_preset_on_a_slice(small_data, tmp_path):
     assert study.records[6]["test_accuracy"] > study.records[4]["test_accuracy"] + 0.3
 
     written = {p.name for p in study.files}
-    assert written == {"results.json", "results.md", "learning_curves.png"}
-    assert json.loads((tmp_path / "results.json").read_text())[0]["name"] == "1×100 relu SGD"
+    assert written == {"results.jsonl", "results.md", "learning_curves.png"}
+    assert sorted(experiments.load_records(tmp_path), key=lambda r: (r["name"], r["seed"])) == \
+        sorted(study.records, key=lambda r: (r["name"], r["seed"]))
+    assert json.loads((tmp_path / "results.jsonl").read_text().splitlines()[0])["train_limit"] == 3000
     table = (tmp_path / "results.md").read_text()
     row = next(line for line in table.splitlines() if line.startswith("| 1×100 relu SGD |"))
     test_accuracies = [100 * r["test_accuracy"] for r in study.records[:2]]
     assert f"{np.mean(test_accuracies):.1f}% ± {np.std(test_accuracies, ddof=1):.1f}" in row
     assert "moving average of about the last ten batch" in table
+    # Runs on 3,000 images are not set beside the notebook's and TFLearn's full-data figures.
+    assert "trained on the first 3,000 training images only" in table and "TFLearn 0.5.0" not in table
+    assert "| network | displayed training accuracy | training-set accuracy | test accuracy | s/run |" in table
     assert "Width adds capacity" in table and "predicted-class histogram" in table and "Adam rescues it" in table
     assert (tmp_path / "learning_curves.png").read_bytes()[:4] == b"\x89PNG"
 
@@ -67,7 +73,7 @@ def test_plots_are_skipped_with_a_message_without_matplotlib(small_data, tmp_pat
     study = experiments.run_preset("tutorial", seeds=1, out_dir=tmp_path, plot=True, data=small_data,
                                    train_limit=200, progress=False)
     assert "matplotlib is not installed" in study.plot_message
-    assert {p.name for p in study.files} == {"results.json", "results.md"}
+    assert {p.name for p in study.files} == {"results.jsonl", "results.md"}
 
 
 def test_curve_windows_weight_partial_batches():
@@ -119,3 +125,15 @@ def test_the_grid_runs_every_optimizer_by_name(small_data):
                                    train_limit=500, progress=False)
     assert [r["name"] for r in records] == ["1×8 relu Momentum", "1×8 relu RMSProp", "1×8 relu AdaGrad"]
     assert "### RMSProp, learning rate 0.01" in experiments.grid_table(records)
+
+
+def test_tables_compare_with_tflearn_only_on_the_whole_training_set():
+    whole = [{**_record([100]), "name": "1×100 relu SGD", "train_accuracy_displayed": 0.7, "train_accuracy": 0.7,
+              "seconds": 0.3, "batch_size": 10, "epochs": 1}]
+    assert "| 1×100 relu SGD | 70.0% | 69.5% | 69.3% | 70.0% | 10.0% | 71.1% | 0.30 |" in experiments.tutorial_table(whole)
+    sliced = [{**whole[0], "train_limit": 5000}]
+    table = experiments.tutorial_table(sliced)
+    assert "| 1×100 relu SGD | 70.0% | 70.0% | 10.0% | 0.30 |" in table and "69.5%" not in table
+    assert "clip 5.0, trained on the first 5,000 training images only)" in table
+    grid = experiments.grid_table([{**_record([10]), "train_limit": 5000}])
+    assert "### SGD, learning rate 0.001 (batch 32, 3 epochs, trained on the first 5,000 training images only)" in grid

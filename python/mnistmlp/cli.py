@@ -5,6 +5,7 @@
     mnistmlp train --hidden 100 --optimizer adam --epochs 5 --save model.safetensors
     mnistmlp predict model.safetensors --split test
     mnistmlp experiments --preset tutorial --seeds 3 --out results --plot
+    mnistmlp experiments --widths 10,100,1000 --depths 1,2 --jobs 2 --out sweep --resume
     mnistmlp data [info|verify|fetch] [--data-dir DIR]
     mnistmlp info
 
@@ -27,7 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence, TypeVar
+from typing import Any, Callable, Dict, Iterable, List, NoReturn, Optional, Sequence, TypeVar
 
 __all__ = ["main", "build_parser", "CommandError"]
 
@@ -97,6 +98,38 @@ def non_negative_float(text: str) -> float:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
     return value
+
+
+def _jobs(text: str) -> int:
+    value = _number(text, int, "an integer >= 1, or -1")
+    if value < 1 and value != -1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, or -1, got {text}")
+    return value
+
+
+def _one_of(names: Sequence[str]) -> Callable[[str], str]:
+    def check(text: str) -> str:
+        if text not in names:
+            raise argparse.ArgumentTypeError(f"must be one of {_joined(names)}, got {text!r}")
+        return text
+
+    return check
+
+
+def _comma_list(item: Callable[[str], Any]) -> Callable[[str], List[Any]]:
+    """An argument type: comma-separated values (``10,100,1000``), each checked by ``item``."""
+
+    def parse(text: str) -> List[Any]:
+        values = [item(part.strip()) for part in text.split(",") if part.strip()]
+        if not values:
+            raise argparse.ArgumentTypeError(f"must be comma-separated values, got {text!r}")
+        return values
+
+    return parse
+
+
+def _joined(values: Iterable[Any]) -> str:
+    return ",".join(map(str, values))
 
 
 def fraction(text: str) -> float:
@@ -179,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
             "mnistmlp data fetch                         # download MNIST once",
             "mnistmlp train --hidden 100 --epochs 5 --save model.safetensors",
             "mnistmlp predict model.safetensors",
-            "mnistmlp experiments --preset tutorial --plot",
+            "mnistmlp experiments --preset tutorial --out results --plot",
             "mnistmlp <command> --help                   # the options of a command",
         ),
     )
@@ -253,32 +286,66 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(handler=cmd_train)
 
     # experiments ---------------------------------------------------------------------------
+    from .experiments import GRID
+
     experiments = commands.add_parser(
-        "experiments", formatter_class=_Formatter, help="run a preset study over several seeds, write a table",
+        "experiments", formatter_class=_Formatter, help="run a study (a preset or any grid) over several seeds",
         description=(
-            "Run a preset study (several networks, each trained with several seeds), print its\n"
-            "results as a Markdown table and write results.json and results.md (and, with --plot,\n"
-            "PNG figures) to the --out folder. Presets: 'tutorial' (the TFLearn notebook's\n"
-            "network and its variations) and 'grid' (widths × depths, for SGD at two learning\n"
-            "rates and for Adam)."
+            "Run a study (several networks, each trained with several seeds) and print its results\n"
+            "as a Markdown table. With --out, each run's record is appended to results.jsonl as it\n"
+            "finishes, the table goes to results.md and, with --plot, PNG figures beside them.\n"
+            "Presets: 'tutorial' (the TFLearn notebook's network and its variations) and 'grid'\n"
+            "(widths × depths, for SGD at two learning rates and for Adam), whose axes and training\n"
+            "the grid options change. The runs go one after another, in --jobs worker processes on\n"
+            "this machine, or to the workers of a Dask cluster (--scheduler); --resume skips the\n"
+            "runs already recorded in --out, so an interrupted study continues where it stopped."
         ),
         epilog=_epilog(
             "mnistmlp experiments --preset tutorial",
             "mnistmlp experiments --preset grid --seeds 5 --out grid-results --plot",
+            "mnistmlp experiments --widths 10,100,1000 --depths 1,2,3 --optimizers sgd,adam \\",
+            "    --learning-rates 0.001,0.1 --epochs 3 --seeds 5 --jobs 2 --out sweep --plot",
+            "mnistmlp experiments --widths 10,100 --scheduler tcp://10.0.0.5:8786 --out sweep --resume",
             "mnistmlp experiments --preset tutorial --seeds 1 --train-limit 5000   # a quick look",
         ),
     )
-    experiments.add_argument("--preset", default="tutorial", metavar="NAME",
-                             help="the study to run: 'tutorial' or 'grid'")
+    experiments.add_argument("--preset", default=None, metavar="NAME",
+                             help="the study to run: 'tutorial' (the default), or 'grid' (the default with any "
+                                  "grid option)")
+    grid = experiments.add_argument_group("the grid (each option replaces one of the grid preset's)")
+    grid.add_argument("--widths", type=_comma_list(positive_int), default=None, metavar="W,...",
+                      help=f"units per hidden layer (default: {_joined(GRID['widths'])})")
+    grid.add_argument("--depths", type=_comma_list(positive_int), default=None, metavar="D,...",
+                      help=f"hidden layers (default: {_joined(GRID['depths'])})")
+    grid.add_argument("--optimizers", type=_comma_list(_one_of(tuple(OPTIMIZERS))), default=None, metavar="NAME,...",
+                      help=f"among {_joined(OPTIMIZERS)} (default: {_joined(GRID['optimizers'])})")
+    grid.add_argument("--learning-rates", type=_comma_list(positive_float), default=None, metavar="RATE,...",
+                      help="every optimizer with each rate (default: " + "; ".join(
+                          f"{name} {_joined(rates)}" for name, rates in GRID["learning_rates"].items())
+                      + "; any other optimizer its own rate)")
+    grid.add_argument("--batch-size", type=positive_int, default=None, metavar="N",
+                      help=f"images per update (default: {GRID['batch_size']})")
+    grid.add_argument("--epochs", type=positive_int, default=None, metavar="N",
+                      help=f"passes over the training images (default: {GRID['epochs']})")
     experiments.add_argument("--seeds", type=positive_int, default=None, metavar="N",
                              help="seeds per configuration (default: the preset's own)")
     experiments.add_argument("--out", metavar="DIR", default=None,
-                             help="write results.json, results.md and the figures into this folder (default: write no "
+                             help="write results.jsonl, results.md and the figures into this folder (default: write no "
                                   "files, only print the table)")
-    experiments.add_argument("--plot", action="store_true", help="also draw PNG figures (needs matplotlib)")
+    experiments.add_argument("--resume", action="store_true",
+                             help="run only the runs that --out's results.jsonl does not hold yet (without it, a "
+                                  "results.jsonl that holds runs is refused)")
+    experiments.add_argument("--plot", action="store_true", help="also draw PNG figures (needs matplotlib and --out)")
+    experiments.add_argument("--jobs", type=_jobs, default=1, metavar="N",
+                             help="runs at once, each in a worker process of this machine (joblib), with the cores "
+                                  "shared out between them unless --threads says otherwise; -1: one per core")
+    experiments.add_argument("--scheduler", metavar="ADDR", default=None,
+                             help="a Dask scheduler's address (tcp://host:8786): the runs go to its workers, which "
+                                  "read MNIST from their own data folder (pip install 'mnistmlp[dask]')")
     _add_threads(experiments)
     experiments.add_argument("--train-limit", type=positive_int, default=None, metavar="N",
-                             help="train on only the first N training images (quick runs)")
+                             help="train on only the first N training images (quick runs; the tables then leave out "
+                                  "the full-data TFLearn figures)")
     _add_data_dir(experiments)
     experiments.set_defaults(handler=cmd_experiments)
 
@@ -640,26 +707,45 @@ def cmd_experiments(args: argparse.Namespace) -> int:
         from . import experiments
     except ImportError as exc:
         raise CommandError(f"the experiments module is not available in this installation: {exc}") from None
-    presets = getattr(experiments, "PRESETS", {})
-    if args.preset not in presets:
-        raise CommandError(f"unknown preset {args.preset!r}; choose from: {', '.join(presets)}", 2)
+    for option, needed in (("--plot", args.plot), ("--resume", args.resume)):
+        if needed and args.out is None:
+            raise CommandError(f"{option} needs --out DIR, the study's folder", 2)
+    if args.scheduler is not None and args.jobs != 1:
+        raise CommandError("give --jobs or --scheduler, not both: on a Dask cluster, its workers decide how many runs "
+                           "go at once", 2)
+    grid = {name: value for name, value in vars(args).items()
+            if name in experiments.GRID and value is not None}
+    name = args.preset or ("grid" if grid else "tutorial")
+    if name not in experiments.PRESETS:
+        raise CommandError(f"unknown preset {name!r}; choose from: {', '.join(experiments.PRESETS)}", 2)
+    if grid and name != "grid":
+        options = ", ".join("--" + option.replace("_", "-") for option in grid)
+        raise CommandError(f"{options} change the grid; --preset {name} is a fixed set of networks", 2)
     _check_device(args.device)
     _check_data(args.data_dir)
-    study = experiments.run_preset(
-        args.preset, seeds=args.seeds, out_dir=args.out, plot=args.plot, data_dir=args.data_dir,
-        threads=args.threads or None, progress=True, train_limit=args.train_limit, device=args.device,
-    )
+    try:
+        study = experiments.run_preset(
+            experiments.grid_preset(**grid) if grid else name, seeds=args.seeds, out_dir=args.out, plot=args.plot,
+            data_dir=args.data_dir, progress=True, train_limit=args.train_limit, device=args.device,
+            n_jobs=args.jobs, threads_per_job=args.threads or None, scheduler=args.scheduler, resume=args.resume,
+        )
+    except ImportError as exc:  # an optional dependency --jobs or --scheduler needs
+        raise CommandError(str(exc)) from None
+    except KeyboardInterrupt:
+        if args.out is not None:
+            _out(f"Interrupted: the finished runs are in {Path(args.out) / experiments.RECORDS_FILE}; the same "
+                 "command with --resume runs the others")
+        raise
     _out("")
     _out(study.table.rstrip("\n"))
     _out("")
-    files = list(getattr(study, "files", []) or [])
-    if files:
+    if study.files:
         _out(f"Files written to {args.out}:")
-        for path in files:
+        for path in study.files:
             _out(f"  {path}")
     else:
-        _out("No files written (give --out DIR to keep results.json and results.md).")
-    if getattr(study, "plot_message", None):
+        _out(f"No files written (give --out DIR to keep {experiments.RECORDS_FILE} and results.md).")
+    if study.plot_message:
         _out(f"Note: {study.plot_message}")
     return 0
 
