@@ -72,16 +72,21 @@ def test_bench_train_callbacks(tmp_path: Path) -> None:
 
 def copy_of_installed_mnistmlp(folder: Path) -> Path:
     """``folder``/mnistmlp: a copy of the mnistmlp this Python imports, compiled module
-    included (an editable install keeps it apart from the Python files), as
+    included (an editable install keeps it apart from the Python files), and the libraries a
+    repaired wheel keeps beside it (auditwheel's ``mnistmlp.libs``: libgomp), as
     ``build_baseline.sh`` would leave a build there, without the build's minute."""
     import mnistmlp
     import mnistmlp._core
 
+    installed = Path(mnistmlp.__file__).parent
     package = folder / "mnistmlp"
-    shutil.copytree(Path(mnistmlp.__file__).parent, package, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(installed, package, ignore=shutil.ignore_patterns("__pycache__"))
     core = Path(mnistmlp._core.__file__)
     if not (package / core.name).exists():
         shutil.copy2(core, package / core.name)
+    libraries = installed.parent / "mnistmlp.libs"
+    if libraries.is_dir():
+        shutil.copytree(libraries, folder / libraries.name)
     return folder
 
 

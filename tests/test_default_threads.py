@@ -14,6 +14,11 @@ from typing import Dict, Optional
 
 import pytest
 
+import mnistmlp
+
+pytestmark = pytest.mark.skipif(not mnistmlp.get_config()["openmp"],
+                                reason="this build has no OpenMP: every call runs on one thread")
+
 CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 

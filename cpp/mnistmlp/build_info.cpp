@@ -35,8 +35,13 @@ BuildInfo build_info() {
   info.build_type = MNISTMLP_BUILD_TYPE;
   info.simd = compiled_simd_level();
   info.native_build = MNISTMLP_NATIVE_BUILD != 0;
+#if defined(_OPENMP)
   info.openmp = true;
   info.openmp_version = _OPENMP;
+#else
+  info.openmp = false;  // single-threaded: see mnistmlp/openmp.hpp
+  info.openmp_version = 0;
+#endif
   info.max_threads = default_threads();
   return info;
 }

@@ -1,8 +1,8 @@
 #include "mnistmlp/thread_placement.hpp"
 
-#include <omp.h>
-
 #include <algorithm>
+
+#include "mnistmlp/openmp.hpp"
 
 #if defined(__linux__)
 #include <sched.h>

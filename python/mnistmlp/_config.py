@@ -116,7 +116,8 @@ def show_config(file=None) -> None:
     """Print how mnistmlp was built, like ``numpy.show_config()``."""
     out = file if file is not None else sys.stdout
     c = get_config()
-    openmp = f"yes (OpenMP {c['openmp_version']})" if c["openmp"] else "no"
+    openmp = (f"yes (OpenMP {c['openmp_version']})" if c["openmp"]
+              else "no: built without OpenMP, every call runs on one thread")
     cuda = c["cuda"]
     if not cuda["built"]:
         backend, gpu = "not built", "not looked for (no CUDA backend)"

@@ -2,8 +2,6 @@
 // inside which the ops of cpu_ops.hpp share out their work. Buffers are planned once per batch
 // size; nothing is allocated per batch. Inputs that are mostly zeros (MNIST pixels) take the
 // sparse first-layer path of kernels/sparse.hpp.
-#include <omp.h>
-
 #include <algorithm>
 #include <memory>
 #include <mutex>
@@ -14,6 +12,7 @@
 #include "mnistmlp/denormals.hpp"
 #include "mnistmlp/kernels/loss.hpp"
 #include "mnistmlp/mlp.hpp"
+#include "mnistmlp/openmp.hpp"
 #include "mnistmlp/thread_placement.hpp"
 
 namespace mnistmlp {
@@ -168,8 +167,9 @@ class CpuBackend final : public Backend<T> {
     bool past_deadline = false;
     // One team for the whole run of batches: no fork and join per batch. No larger than the
     // epoch's workspace was planned for: the default thread count is read at each call, and a
-    // progress callback may have changed it since begin_epoch.
-    const int team = std::min(team_size(batch_size_), training_.threads);
+    // progress callback may have changed it since begin_epoch. (Only the pragma reads it, and a
+    // build without OpenMP ignores the pragma.)
+    [[maybe_unused]] const int team = std::min(team_size(batch_size_), training_.threads);
     const int caller_cpu = current_cpu();
 #pragma omp parallel num_threads(team)
     {

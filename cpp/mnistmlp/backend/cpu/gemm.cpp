@@ -2,8 +2,6 @@
 // output tiles. One driver, instantiated per SIMD level (mnistmlp/simd_level.hpp) with that
 // level's register block and micro-kernel: AVX-512 (12 x 32), AVX2 (6 x 16), or plain loops
 // (4 x 16) that the compiler vectorises for the build's target.
-#include <omp.h>
-
 #include <algorithm>
 #include <cstring>
 
@@ -11,6 +9,7 @@
 #include "mnistmlp/kernels/activation.hpp"
 #include "mnistmlp/kernels/gemm.hpp"
 #include "mnistmlp/kernels/simd_kernels.hpp"
+#include "mnistmlp/openmp.hpp"
 
 namespace mnistmlp {
 

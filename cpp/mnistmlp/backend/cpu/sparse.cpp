@@ -1,5 +1,3 @@
-#include <omp.h>
-
 #include <algorithm>
 #include <type_traits>
 #include <utility>
@@ -7,6 +5,7 @@
 #include "mnistmlp/backend/cpu/cpu_ops.hpp"
 #include "mnistmlp/kernels/optimizer.hpp"
 #include "mnistmlp/kernels/simd_kernels.hpp"
+#include "mnistmlp/openmp.hpp"
 
 namespace mnistmlp::cpu {
 
