@@ -156,6 +156,21 @@ def test_the_engine_trains_at_the_rate_set(data):
     assert not weights_equal(first.get_weights(), second.get_weights())
 
 
+def test_the_optimizer_settings_change_between_epochs_and_its_state_carries_on(data):
+    X, y, _ = data
+    changed = small_model(optimizer="adam")
+    changed.fit(X, y, epochs=1, batch_size=32, verbose=0)
+    rebuilt = small_model(optimizer=mnistmlp.optimizers.Adam(0.002, beta1=0.8))
+    rebuilt._restore(changed._snapshot())
+    changed.optimizer = mnistmlp.optimizers.Adam(0.002, beta1=0.8)
+    for model in (changed, rebuilt):
+        model.fit(X, y, epochs=1, batch_size=32, verbose=0)
+    assert weights_equal(changed.get_weights(), rebuilt.get_weights())
+    with pytest.raises(ValueError, match="build a new model for another kind of optimizer"):
+        changed.optimizer = "sgd"
+    assert changed.optimizer == mnistmlp.optimizers.Adam(0.002, beta1=0.8)
+
+
 @pytest.mark.parametrize("value", [0.0, -0.1, float("nan"), float("inf")])
 def test_a_bad_learning_rate_is_refused(value):
     model = small_model()

@@ -1,9 +1,12 @@
-"""Model files: safetensors, no pickle, exact round trips, clean failures on bad files."""
+"""Model files: safetensors, no pickle, exact round trips, clean failures on bad files; and
+pickled models, which are their model file's bytes."""
 
+import copy
 import errno
 import fcntl
 import json
 import os
+import pickle
 import re
 import signal
 import stat
@@ -62,6 +65,51 @@ def test_round_trip_predicts_identically_and_resumes_exactly(tmp_path, config):
     for (W, b), (We, be) in zip(loaded.get_weights(), uninterrupted.get_weights()):
         assert np.array_equal(W, We) and np.array_equal(b, be)
     assert loaded.history_.history["loss_moving_average"] == uninterrupted.history_.history["loss_moving_average"][1:]
+
+
+def assert_same_state(model, other):
+    """Weights, optimizer state and counters, bitwise."""
+    (training, layers), (other_training, other_layers) = model._snapshot(), other._snapshot()
+    assert training == other_training and len(layers) == len(other_layers)
+    for section, other_section in zip(layers, other_layers):
+        for (W, b), (other_W, other_b) in zip(section, other_section):
+            assert np.array_equal(W, other_W) and np.array_equal(b, other_b)
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_pickled_models_train_on_exactly_as_the_original(config):
+    X, y = data()
+    original = mnistmlp.MLP([20, 16, 8, 4], seed=3, threads=1, **config)
+    original.fit(X, y, epochs=1, batch_size=32, verbose=0)
+    pickled = pickle.dumps(original)
+    assert b"mnistmlp._core" not in pickled  # the engine's state travels as the model file's bytes
+    restored = pickle.loads(pickled)
+    assert type(restored) is mnistmlp.MLP and repr(restored) == repr(original)
+    assert (restored.threads, restored.device, restored.seed) == (1, "cpu", 3)
+    assert restored.history_.history == original.history_.history
+    assert_same_state(restored, original)
+    for model in (original, restored):  # shuffles, dropout masks and updates go on alike
+        model.fit(X, y, epochs=1, batch_size=32, verbose=0)
+    assert_same_state(restored, original)
+    assert np.array_equal(restored.predict_proba(X), original.predict_proba(X))
+
+
+def test_copies_keep_the_thread_setting_and_are_independent():
+    X, y = data()
+    everywhere = mnistmlp.MLP([20, 4], seed=0, threads=None)
+    copied = copy.deepcopy(everywhere)
+    assert copied._requested_threads == 0 and copied.threads == everywhere.threads  # every core, wherever restored
+    copied.fit(X, y, verbose=0)
+    assert everywhere.steps_ == 0 and copied.steps_ > 0
+
+
+def unpickled(model_file: bytes) -> mnistmlp.MLP:
+    """What ``pickle.loads`` makes of a pickled model whose model file's bytes are ``model_file``."""
+    state = mnistmlp.MLP([20, 4]).__getstate__()
+    state["_model_file"] = model_file
+    model = mnistmlp.MLP.__new__(mnistmlp.MLP)
+    model.__setstate__(state)
+    return model
 
 
 def test_file_layout_is_plain_safetensors(tmp_path):
@@ -198,6 +246,9 @@ def test_inconsistent_files_are_refused(saved, change, match):
     with pytest.raises(ModelFileError, match=match) as info:
         mnistmlp.MLP.load(bad)
     assert "bad.safetensors" in str(info.value)
+    with pytest.raises(ModelFileError, match=match.replace("bad.safetensors", "the pickled model")) as info:
+        unpickled(bad.read_bytes())
+    assert str(info.value).startswith("the pickled model: ")
 
 
 def test_broken_files_are_refused(saved, tmp_path):
@@ -217,6 +268,9 @@ def test_broken_files_are_refused(saved, tmp_path):
             target.write_bytes(content)
         with pytest.raises(ModelFileError, match=name):
             mnistmlp.MLP.load(target)
+        if content is not None:
+            with pytest.raises(ModelFileError, match="the pickled model: not readable safetensors data"):
+                unpickled(content)
     foreign = tmp_path / "foreign.safetensors"
     save_file({"weight": np.zeros((2, 2), np.float32)}, foreign)
     with pytest.raises(ModelFileError, match="not an mnistmlp model file"):
@@ -261,14 +315,16 @@ def test_huge_layer_sizes_are_refused_in_bounded_memory(saved, tmp_path):
     hostile.append(tmp_path / "claims-80GB.safetensors")
     hostile[-1].write_bytes(with_header(header, body))
     for bad in hostile:
-        tracemalloc.start()
-        try:
-            with pytest.raises(ModelFileError, match=bad.name):
-                mnistmlp.MLP.load(bad)
-            peak = tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
-        assert peak < 10 * bad.stat().st_size + 2**20
+        for read, name in ((mnistmlp.MLP.load, bad.name), (unpickled, "the pickled model")):
+            source = bad.read_bytes() if read is unpickled else bad
+            tracemalloc.start()
+            try:
+                with pytest.raises(ModelFileError, match=name):
+                    read(source)
+                peak = tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+            assert peak < 10 * bad.stat().st_size + 2**20
 
 
 def test_extra_holds_any_json_object(tmp_path):

@@ -143,6 +143,23 @@ def test_fit_learns_a_separable_problem_and_reports_history():
     assert model.evaluate(X[2500:], y[2500:])["accuracy"] == pytest.approx(h["val_accuracy"][-1])
 
 
+def test_mean_square_trains_on_any_real_targets():
+    """Regression: with mean_square, targets may be negative, and a one-output model takes
+    them as a column (n,) or (n, 1)."""
+    rng = np.random.default_rng(0)
+    X = rng.random((256, 4))
+    y = X @ np.array([1.0, -2.0, 0.5, 0.0]) - 0.5
+    for targets in (y, y[:, None]):
+        model = mnistmlp.MLP([4, 16, 1], output_activation="linear", loss="mean_square", learning_rate=0.01, seed=0,
+                             dtype="float64")
+        before = model.evaluate(X, targets)["loss"]
+        model.fit(X, targets, epochs=30, batch_size=32, verbose=0)
+        assert model.evaluate(X, targets)["loss"] < before / 10
+        assert model.predict_proba(X).shape == (256, 1)
+    with pytest.raises(ValueError, match="targets must be >= 0"):  # cross-entropy's targets are class weights
+        mnistmlp.MLP([4, 2]).fit(X, np.stack([y, -y], axis=1), verbose=0)
+
+
 class _StopAfter:
     def __init__(self, calls, how):
         self.calls, self.how, self.seen = calls, how, []

@@ -17,7 +17,8 @@ back to back, in header order, with no holes:
 
 This module reads and writes ``(description, tensors)`` and knows nothing of models: what a
 description must hold, and which tensors it implies, the caller says (:mod:`mnistmlp.model`,
-from :mod:`mnistmlp._spec`).
+from :mod:`mnistmlp._spec`). The same bytes can also stay in memory (:func:`model_file_bytes`,
+:func:`read_model_bytes`): that is how a model is pickled, with every check of loading.
 
 Saving writes those bytes into a file that has no name until it is complete, so that no crash
 leaves a partial file behind: on Linux an ``O_TMPFILE`` file in the target's folder; elsewhere,
@@ -35,7 +36,8 @@ anything is read; then come the format and its version, the model description (i
 then, by the caller, every key, type and range), then every tensor's name, dtype and shape
 against the description, from the header alone; only then are tensors read, and checked
 finite. Anything wrong raises :class:`ModelFileError` naming the file and
-the problem.
+the problem. Bytes in memory are checked alike, in memory bounded by their size: safetensors
+checks the header and every tensor's offsets against the bytes, then the same checks follow.
 """
 
 from __future__ import annotations
@@ -47,11 +49,12 @@ import re
 import secrets
 import struct
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-__all__ = ["ModelFileError", "FORMAT", "FORMAT_VERSION", "check_destination", "write_model_file", "read_model_file"]
+__all__ = ["ModelFileError", "FORMAT", "FORMAT_VERSION", "check_destination", "write_model_file", "read_model_file",
+           "model_file_bytes", "read_model_bytes"]
 
 FORMAT = "mnistmlp"
 FORMAT_VERSION = 1
@@ -94,10 +97,9 @@ def write_model_file(path: PathLike, description: Dict[str, Any], tensors: Dict[
     durably (see the module's docstring); a failed write raises OSError naming ``path``."""
     path = check_destination(path)
     try:
-        text = json.dumps(description, allow_nan=False)
-    except ValueError as exc:  # NaN or Inf, which JSON (and so loading) does not take
+        chunks = _encode(description, tensors)
+    except ValueError as exc:
         raise ValueError(f"{path}: not saved: {exc}") from None
-    chunks = _encode(text, tensors)
     try:
         folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
         try:
@@ -109,10 +111,17 @@ def write_model_file(path: PathLike, description: Dict[str, Any], tensors: Dict[
         raise OSError(exc.errno, exc.strerror, str(path)) from None
 
 
-def _encode(description: str, tensors: Dict[str, np.ndarray]) -> List[Any]:
-    """The file's bytes in pieces: header length and header, then each tensor's data."""
+def model_file_bytes(description: Dict[str, Any], tensors: Dict[str, np.ndarray]) -> bytes:
+    """The bytes :func:`write_model_file` would write, in memory."""
+    return b"".join(memoryview(chunk).cast("B") for chunk in _encode(description, tensors))
+
+
+def _encode(description: Dict[str, Any], tensors: Dict[str, np.ndarray]) -> List[Any]:
+    """The file's bytes in pieces: header length and header, then each tensor's data.
+    ValueError if ``description`` holds NaN or Inf, which JSON (and so loading) does not take."""
+    described = json.dumps(description, allow_nan=False)
     arrays = {name: np.ascontiguousarray(array, array.dtype.newbyteorder("<")) for name, array in tensors.items()}
-    metadata = {"format": FORMAT, "format_version": str(FORMAT_VERSION), FORMAT: description}
+    metadata = {"format": FORMAT, "format_version": str(FORMAT_VERSION), FORMAT: described}
     header: Dict[str, Any] = {"__metadata__": metadata}
     offset = 0
     for name, array in arrays.items():
@@ -235,19 +244,80 @@ def read_model_file(path: PathLike, describe: Describe) -> Tuple[Any, Dict[str, 
                              f"{path}: is a folder, not a model file" if path.is_dir() else f"{path}: not a file")
     try:
         with safe_open(str(path), framework="np") as file:
-            try:
-                description = _read_description(file.metadata() or {})
-                expected, dtype = describe(description)
-                _check_layout(expected, dtype, {name: file.get_slice(name) for name in file.keys()})
-                tensors = {name: file.get_tensor(name) for name in file.keys()}
-                for name, array in tensors.items():
-                    _require(bool(np.isfinite(array).all()), f"tensor {name} holds NaN or Inf")
-            except ModelFileError as exc:
-                raise ModelFileError(f"{path}: {exc}") from None
+            return _read_checked(file, describe, str(path))
     except (SafetensorError, OSError) as exc:
         raise ModelFileError(
             f"{path}: not a readable safetensors file (truncated or corrupted?): {exc}"
         ) from None
+
+
+def read_model_bytes(data: bytes, describe: Describe, name: str) -> Tuple[Any, Dict[str, np.ndarray]]:
+    """:func:`read_model_file` for a model file's bytes in memory; errors name them ``name``."""
+    from safetensors import SafetensorError
+
+    try:
+        source = _InMemory(data)
+    except SafetensorError as exc:
+        raise ModelFileError(f"{name}: not readable safetensors data (truncated or corrupted?): {exc}") from None
+    return _read_checked(source, describe, name)
+
+
+class _InMemory:
+    """The part of safetensors' ``safe_open`` that loading uses, over bytes in memory.
+
+    safetensors' ``deserialize`` checks the header and each tensor's offsets against the bytes
+    (as ``safe_open`` does for a file) and copies the tensors out; its answer lacks the
+    metadata, which is then read from the header it has checked."""
+
+    def __init__(self, data: bytes) -> None:
+        from safetensors import deserialize
+
+        self._tensors = dict(deserialize(data))
+        (length,) = struct.unpack_from("<Q", data)
+        self._metadata = json.loads(bytes(data[8:8 + length])).get("__metadata__")
+
+    def metadata(self) -> Optional[Dict[str, str]]:
+        return self._metadata
+
+    def keys(self) -> List[str]:
+        return list(self._tensors)
+
+    def get_slice(self, name: str) -> "_Header":
+        tensor = self._tensors[name]
+        return _Header(tensor["dtype"], tensor["shape"])
+
+    def get_tensor(self, name: str) -> np.ndarray:
+        tensor = self._tensors[name]
+        dtype = next(np.dtype(dtype) for dtype, code in DTYPE_CODES.items() if code == tensor["dtype"])
+        return np.frombuffer(tensor["data"], dtype.newbyteorder("<")).reshape(tensor["shape"])
+
+
+class _Header(NamedTuple):
+    """A tensor's entry in the header, as safetensors' slices show it."""
+
+    dtype: str
+    shape: List[int]
+
+    def get_dtype(self) -> str:
+        return self.dtype
+
+    def get_shape(self) -> List[int]:
+        return self.shape
+
+
+def _read_checked(file: Any, describe: Describe, name: str) -> Tuple[Any, Dict[str, np.ndarray]]:
+    """The checks of loading, on a ``safe_open`` file or :class:`_InMemory` bytes: the
+    description, then the tensors' layout from the header, then the tensors, each finite.
+    Errors name the source ``name``."""
+    try:
+        description = _read_description(file.metadata() or {})
+        expected, dtype = describe(description)
+        _check_layout(expected, dtype, {key: file.get_slice(key) for key in file.keys()})
+        tensors = {key: file.get_tensor(key) for key in file.keys()}
+        for key, array in tensors.items():
+            _require(bool(np.isfinite(array).all()), f"tensor {key} holds NaN or Inf")
+    except ModelFileError as exc:
+        raise ModelFileError(f"{name}: {exc}") from None
     return description, tensors
 
 

@@ -11,7 +11,7 @@ import os
 import sys
 import warnings
 from types import FrameType
-from typing import Optional, Tuple
+from typing import Optional
 
 import numpy as np
 
@@ -34,12 +34,12 @@ def check_int(name: str, value, minimum: int, maximum: Optional[int] = None) -> 
     return number
 
 
-def as_inputs(X, n_features: int, what: str = "X") -> np.ndarray:
+def as_inputs(X, n_features: int, what: str = "X", *, pixels: bool = True) -> np.ndarray:
     """X as a C-contiguous (n, n_features) array of uint8, float32 or float64.
 
     (n, 28, 28) images are flattened; uint8 is kept (the engine scales it by 1/255 as it
-    gathers each batch); other dtypes are refused, saying how to convert. Float values far
-    outside [0, 1] give a RuntimeWarning (raw 0..255 pixels). NaN and Inf are the engine's to
+    gathers each batch); other dtypes are refused, saying how to convert. Float ``pixels``
+    far outside [0, 1] give a RuntimeWarning (raw 0..255 values). NaN and Inf are the engine's to
     refuse, as it reads X (a pass over X here would cost a fifth of a prediction, or a
     twentieth of an epoch).
     """
@@ -66,7 +66,7 @@ def as_inputs(X, n_features: int, what: str = "X") -> np.ndarray:
         raise ValueError(f"{what} has {X.shape[1]} features per sample but the network expects {n_features}{image}")
     if X.shape[0] == 0:
         raise ValueError(f"{what} has no samples")
-    if X.dtype != np.uint8:
+    if pixels and X.dtype != np.uint8:
         _warn_if_not_scaled(X, what)
     return np.ascontiguousarray(X)
 
@@ -98,13 +98,19 @@ def stacklevel_outside_package() -> int:
     return level
 
 
-def as_targets(y, n_samples: int, n_classes: int, dtype: np.dtype, what: str = "y") -> np.ndarray:
+def as_targets(y, n_samples: int, n_classes: int, dtype: np.dtype, what: str = "y", *, loss: str) -> np.ndarray:
     """y as int32 labels (n,) when it is labels or exactly one-hot, else dense rows (n, K).
 
-    Dense rows (soft targets) keep the model's dtype. Labels must lie in 0..K-1.
+    Dense rows (soft targets) keep the model's dtype. Labels must lie in 0..K-1. For
+    cross-entropy, dense targets are class weights (>= 0); for ``loss="mean_square"`` they
+    are any finite values, and a one-output model's targets may come as a column (n,).
     """
     y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == 1:
+    regression = loss == "mean_square"
+    if regression and n_classes == 1:
+        if y.ndim == 1:
+            y = y[:, np.newaxis]
+    elif y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.shape[:1] != (n_samples,):
         raise ValueError(f"X has {n_samples} samples but {what} has {y.shape[0] if y.ndim else 0} (shape {y.shape})")
@@ -127,15 +133,10 @@ def as_targets(y, n_samples: int, n_classes: int, dtype: np.dtype, what: str = "
         raise TypeError(f"{what} must be numeric, got dtype {y.dtype}")
     if not np.isfinite(y).all():
         raise ValueError(f"{what} contains NaN or Inf")
-    if np.any(y < 0):
+    if not regression and np.any(y < 0):
         raise ValueError(f"{what} targets must be >= 0 (one-hot or class weights)")
     labels = y.argmax(axis=1)
     one_hot = np.all(y.sum(axis=1) == 1) and np.all(y[np.arange(n_samples), labels] == 1)
     if one_hot:
         return labels.astype(np.int32)
     return np.ascontiguousarray(y, dtype=dtype)
-
-
-def check_xy(X, y, n_features: int, n_classes: int, dtype) -> Tuple[np.ndarray, np.ndarray]:
-    X = as_inputs(X, n_features)
-    return X, as_targets(y, X.shape[0], n_classes, dtype)

@@ -12,18 +12,18 @@ import itertools
 import math
 import os
 import warnings
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, ClassVar, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from . import _core
 from ._config import usable_cpus
 from ._display import EpochDisplay, check_verbose
-from ._modelfile import ModelFileError, read_model_file, write_model_file
+from ._modelfile import ModelFileError, model_file_bytes, read_model_bytes, read_model_file, write_model_file
 from ._progress import format_bytes
 from ._spec import (ACTIVATIONS, DEVICES, FRACTION, LOSSES, OUTPUT_ACTIVATIONS, WEIGHT_INIT_ALIASES, WEIGHT_INITS,
-                    ModelSpec, OneOf, Optimizer, check_training, shown)
-from ._validation import as_inputs, check_int, check_xy, stacklevel_outside_package
+                    ModelSpec, OneOf, Optimizer, check_training, make_optimizer, shown)
+from ._validation import as_inputs, as_targets, check_int, stacklevel_outside_package
 from .callbacks import CallbackList
 
 __all__ = ["MLP", "History", "Progress", "ACTIVATIONS", "OUTPUT_ACTIVATIONS", "LOSSES", "WEIGHT_INITS"]
@@ -37,6 +37,8 @@ _FILE_EXTRAS = ("training", "extra")
 _EPOCH_LOGS = ("loss", "accuracy", "loss_moving_average", "accuracy_moving_average", "learning_rate", "seconds",
                "samples_per_second")
 _VALIDATION_LOGS = ("val_loss", "val_accuracy")
+# What a pickled model's errors call it.
+_PICKLED = "the pickled model"
 
 
 def engine_optimizer(optimizer: Optimizer) -> _core.OptimizerConfig:
@@ -78,15 +80,19 @@ def _file_layout(spec: ModelSpec) -> Dict[str, Tuple[int, ...]]:
     return layout
 
 
-def read_model(path) -> Tuple[ModelSpec, Dict[str, Any], Dict[str, np.ndarray]]:
+def read_model(source) -> Tuple[ModelSpec, Dict[str, Any], Dict[str, np.ndarray]]:
     """(spec, the rest of the description: training counters and extra, tensors) of the model
-    file at ``path``, each checked; anything wrong raises ModelFileError naming the file."""
+    file at the path ``source``, or in the bytes ``source`` (a pickled model), each checked;
+    anything wrong raises ModelFileError naming the file."""
 
     def describe(description: Any) -> Tuple[Dict[str, Tuple[int, ...]], str]:
         spec = _check_description(description)[0]
         return _file_layout(spec), spec.dtype
 
-    description, tensors = read_model_file(path, describe)
+    if isinstance(source, bytes):
+        description, tensors = read_model_bytes(source, describe, _PICKLED)
+    else:
+        description, tensors = read_model_file(source, describe)
     spec, rest = _check_description(description)
     return spec, rest, tensors
 
@@ -211,7 +217,13 @@ class MLP:
         :func:`mnistmlp.cuda_available`) and raises RuntimeError saying why when this build
         has no CUDA backend or no GPU is visible. Results repeat exactly run to run on the
         same GPU and agree with the CPU's to rounding; model files do not depend on the device.
+
+    Models pickle (``pickle``, ``joblib``, ``copy.deepcopy``) as their model file's bytes, with
+    their thread and device settings: a restored model trains on exactly as the original would.
     """
+
+    #: Whether inputs are pixel intensities, which float values far beyond [0, 1] are not.
+    _inputs_are_pixels: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -273,7 +285,15 @@ class MLP:
 
     @property
     def optimizer(self) -> Optimizer:
+        """The optimizer's settings (settable between epochs, to settings of the same kind of
+        optimizer, by name or object: its state carries on)."""
         return self.spec.optimizer
+
+    @optimizer.setter
+    def optimizer(self, value: Union[str, Optimizer]) -> None:
+        optimizer = make_optimizer(value)
+        self._engine.set_optimizer(engine_optimizer(optimizer))
+        self.spec = dataclasses.replace(self.spec, optimizer=optimizer)
 
     @property
     def weight_init(self) -> List[str]:
@@ -311,6 +331,7 @@ class MLP:
     @threads.setter
     def threads(self, value: Optional[int]) -> None:
         threads = 0 if value is None else check_int("threads", value, 0)
+        self._requested_threads = threads  # what a pickle keeps: 0 stays all cores wherever it is restored
         if threads > usable_cpus():
             warnings.warn(
                 f"threads={threads} is more than the {usable_cpus()} CPUs this process may use: the "
@@ -397,7 +418,7 @@ class MLP:
         batch_size = check_int("batch_size", batch_size, 1)
         verbose = check_verbose(verbose)
         # The engine refuses NaN and Inf as it reads X (and undoes the epoch): no pass over X here.
-        X, y = check_xy(X, y, self.layer_sizes[0], self.layer_sizes[-1], self.dtype)
+        X, y = self._checked(X, y)
         X, y, validation = self._validation(X, y, validation_data, validation_split)
         callback_list = CallbackList(callbacks, self)
         callback_list.set_params({"epochs": epochs, "batch_size": batch_size, "samples": X.shape[0], "verbose": verbose,
@@ -441,7 +462,7 @@ class MLP:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise ValueError("validation_data must be a tuple (X_val, y_val)")
             X_val, y_val = validation_data
-            return X, y, check_xy(X_val, y_val, self.layer_sizes[0], self.layer_sizes[-1], self.dtype)
+            return X, y, self._checked(X_val, y_val)
         if not split:
             return X, y, None
         keep = int(math.floor(X.shape[0] * (1.0 - split)))  # Keras's rounding
@@ -449,6 +470,11 @@ class MLP:
             raise ValueError(f"validation_split={split} of {X.shape[0]} rows leaves "
                              f"{'no training' if keep == 0 else 'no validation'} rows")
         return X[:keep], y[:keep], (X[keep:], y[keep:])
+
+    def _checked(self, X, y) -> Tuple[np.ndarray, np.ndarray]:
+        """``X`` and ``y`` checked against this model, as the engine takes them."""
+        X = as_inputs(X, self.layer_sizes[0], pixels=self._inputs_are_pixels)
+        return X, as_targets(y, X.shape[0], self.layer_sizes[-1], self.dtype, loss=self.loss)
 
     def _fit_epoch(self, X, y, batch_size, shuffle, display, callback_list: "CallbackList", token: int) -> dict:
         """One epoch in the engine, reporting to ``display`` and the callbacks' on_progress."""
@@ -474,9 +500,7 @@ class MLP:
 
     @learning_rate.setter
     def learning_rate(self, value: float) -> None:
-        optimizer = dataclasses.replace(self.spec.optimizer, learning_rate=value)
-        self._engine.set_optimizer(engine_optimizer(optimizer))
-        self.spec = dataclasses.replace(self.spec, optimizer=optimizer)
+        self.optimizer = dataclasses.replace(self.spec.optimizer, learning_rate=value)
 
     def summary(self, print_fn: Callable[[str], Any] = print) -> None:
         """Print the layers, their output shapes and parameter counts, and the optimizer."""
@@ -524,7 +548,7 @@ class MLP:
         predicts with the weights of the last finished batch). Ctrl-C interrupts a long call.
         Raises FloatingPointError, never returns NaN, when the outputs overflow.
         """
-        return self._engine.predict(as_inputs(X, self.layer_sizes[0]))
+        return self._engine.predict(as_inputs(X, self.layer_sizes[0], pixels=self._inputs_are_pixels))
 
     def predict(self, X) -> np.ndarray:
         """The most probable class of each row, shape (n,)."""
@@ -532,8 +556,7 @@ class MLP:
 
     def evaluate(self, X, y) -> Dict[str, float]:
         """``{"loss": mean loss (no L2 penalty), "accuracy": fraction correct}`` over all rows."""
-        X, y = check_xy(X, y, self.layer_sizes[0], self.layer_sizes[-1], self.dtype)
-        loss, accuracy = self._engine.evaluate(X, y)
+        loss, accuracy = self._engine.evaluate(*self._checked(X, y))
         return {"loss": loss, "accuracy": accuracy}
 
     def loss_and_gradients(self, X, y) -> Tuple[float, List[Tuple[np.ndarray, np.ndarray]]]:
@@ -542,8 +565,7 @@ class MLP:
         Parameters are not changed. Dropout is not applied: this is the gradient of the
         deterministic network.
         """
-        X, y = check_xy(X, y, self.layer_sizes[0], self.layer_sizes[-1], self.dtype)
-        return self._engine.loss_and_gradients(X, y)
+        return self._engine.loss_and_gradients(*self._checked(X, y))
 
     # -- model files --------------------------------------------------------------------
 
@@ -555,21 +577,43 @@ class MLP:
         TFLearn API. The file is written atomically. Saving while the model trains in
         another thread (or from a progress callback) saves it as of its last finished batch.
         """
+        if extra is not None:
+            try:
+                _check_extra(extra)
+            except TypeError as exc:
+                raise ValueError(f"{path}: not saved: {exc}") from None
+        write_model_file(path, *self._file_contents(extra))
+
+    def _file_contents(self, extra: Optional[dict] = None) -> Tuple[Dict[str, Any], Dict[str, np.ndarray]]:
+        """The description and tensors of this model's file, as of now."""
         description = self.spec.to_dict()
         sections = _file_sections(self.spec.optimizer)
         # One read of the engine: counters and tensors from the same moment.
         description["training"], layers = self._engine.read_state([name for _, name in sections])
         if extra is not None:
-            try:
-                description["extra"] = _check_extra(extra)
-            except TypeError as exc:
-                raise ValueError(f"{path}: not saved: {exc}") from None
+            description["extra"] = extra
         tensors = {}
         for (prefix, _), pairs in zip(sections, layers):
             for layer, (W, b) in enumerate(pairs):
                 tensors[f"{prefix}.{layer}.weight"] = W
                 tensors[f"{prefix}.{layer}.bias"] = b
-        write_model_file(path, description, tensors)
+        return description, tensors
+
+    def __getstate__(self) -> Dict[str, Any]:
+        """What pickle keeps: the model file's bytes in place of the engine, and the other
+        attributes (thread and device settings, ``history_``...)."""
+        state = {name: value for name, value in self.__dict__.items() if name not in ("spec", "_engine")}
+        state["_model_file"] = model_file_bytes(*self._file_contents())
+        return state
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        """The model :meth:`__getstate__` pickled, checked as a model file is when loaded, on the
+        same device (RuntimeError if it has none here) and thread setting."""
+        state = dict(state)
+        spec, rest, tensors = read_model(state.pop("_model_file"))
+        self._build(spec, state.pop("_requested_threads"), state.pop("_device"))
+        self._load_state(_PICKLED, spec, rest, tensors)
+        self.__dict__.update(state)
 
     @classmethod
     def load(cls, path, threads: Optional[int] = None, device: str = "cpu") -> "MLP":

@@ -155,7 +155,8 @@ class DNN:
         return as_inputs(X.reshape(len(X), -1), self.input_layer.n_features, what)
 
     def _targets(self, Y, n: int, what: str = "Y_targets") -> np.ndarray:
-        return as_targets(_single_array(Y, 1), n, self._dense[-1].settings["n_units"], self.model.dtype, what)
+        return as_targets(_single_array(Y, 1), n, self._dense[-1].settings["n_units"], self.model.dtype, what,
+                          loss=self.model.loss)
 
     # -- training -----------------------------------------------------------------------
 
