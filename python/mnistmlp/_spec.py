@@ -31,8 +31,8 @@ from typing import Any, ClassVar, Dict, Mapping, Optional, Sequence, Tuple, Type
 
 __all__ = [
     "ACTIVATIONS", "OUTPUT_ACTIVATIONS", "LOSSES", "WEIGHT_INITS", "WEIGHT_INIT_ALIASES", "DEVICES", "DTYPES",
-    "COUNTER_LIMIT", "SEED_LIMIT", "Rule", "Interval", "OneOf", "Boolean", "OrNone", "Optimizer", "SGD",
-    "Momentum", "Adam", "RMSProp", "AdaGrad", "OPTIMIZERS", "ModelSpec", "TRAINING_RULES",
+    "COUNTER_LIMIT", "SEED_LIMIT", "Rule", "Interval", "OneOf", "Boolean", "OrNone", "Exactly", "AnyOf",
+    "Optimizer", "SGD", "Momentum", "Adam", "RMSProp", "AdaGrad", "OPTIMIZERS", "ModelSpec", "TRAINING_RULES",
 ]
 
 #: Hidden-layer activations (the output layer may also be softmax).
@@ -186,6 +186,38 @@ class OrNone(Rule):
             return self.rule.check(name, value)
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"{name} must be {self.expected}, got {shown(value)}") from None
+
+
+class Exactly(Rule):
+    """The one value ``value`` (such as ``math.inf``)."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+        self.expected = shown(value)
+
+    def has_type(self, value: Any) -> bool:
+        return isinstance(value, type(self.value)) and not isinstance(value, bool)
+
+    def allows(self, value: Any) -> bool:
+        return bool(value == self.value)
+
+
+class AnyOf(Rule):
+    """A value obeying one of ``rules`` (the first it obeys normalises it)."""
+
+    def __init__(self, *rules: Rule) -> None:
+        self.rules = rules
+        self.expected = " or ".join(rule.expected for rule in rules)
+
+    def has_type(self, value: Any) -> bool:
+        return any(rule.has_type(value) for rule in self.rules)
+
+    def allows(self, value: Any) -> bool:
+        return any(rule.has_type(value) and rule.allows(value) for rule in self.rules)
+
+    def check(self, name: str, value: Any) -> Any:
+        super().check(name, value)
+        return next(rule for rule in self.rules if rule.has_type(value) and rule.allows(value)).check(name, value)
 
 
 POSITIVE = Interval(0, closed="neither")
