@@ -367,6 +367,29 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(predict)
     predict.set_defaults(handler=cmd_predict)
 
+    # serve ---------------------------------------------------------------------------------
+    serve = commands.add_parser(
+        "serve", formatter_class=_Formatter, help="a local page to train, compare, draw digits and look inside",
+        description=(
+            "Start a local web page (the 'serve' extra: pip install 'mnistmlp[serve]') that trains the\n"
+            "notebook's networks or your own while their learning curves stream in, overlays runs on\n"
+            "one chart, classifies digits you draw, shows the test images a model gets wrong and the\n"
+            "first layer's weights. It binds to 127.0.0.1 (this machine only) unless --host says\n"
+            "otherwise; Ctrl-C stops its runs and the server."
+        ),
+        epilog=_epilog("mnistmlp serve", "mnistmlp serve --model model.safetensors --port 8080"),
+    )
+    serve.add_argument("--model", metavar="FILE", default=None,
+                       help="a model file to draw digits for and look inside, beside the page's own runs")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="the address to listen on; anything but 127.0.0.1, localhost or ::1 lets other "
+                            "machines reach the page")
+    serve.add_argument("--port", type=non_negative_int, default=8000, metavar="N",
+                       help="the port to listen on (0: any free one, printed)")
+    _add_threads(serve)
+    _add_data_dir(serve)
+    serve.set_defaults(handler=cmd_serve)
+
     # data ----------------------------------------------------------------------------------
     data = commands.add_parser(
         "data", formatter_class=_Formatter, help="show, verify or download the MNIST files",
@@ -750,6 +773,24 @@ def cmd_experiments(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .datasets import mnist
+
+    if args.port > 65535:
+        raise CommandError(f"--port must be at most 65535, got {args.port}", 2)
+    if args.model is not None and not os.path.isfile(args.model):
+        raise CommandError(f"--model {args.model}: no such file", 2)
+    _check_device(args.device)
+    _check_data(args.data_dir)
+    try:
+        from .serve.app import serve
+    except ImportError as exc:
+        raise CommandError(str(exc)) from None
+    serve(mnist.read_data_sets(args.data_dir, download=False), args.model, args.host, args.port, args.threads or None,
+          args.device)
+    return 0
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from ._config import show_config
 
@@ -786,7 +827,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except SystemExit as exc:  # --help, --version
         return int(exc.code or 0) if not isinstance(exc.code, str) else 2
     if args.command is None:
-        _error(PROG, f"a command is required: train, experiments, predict, data or info (see '{PROG} --help')")
+        _error(PROG, f"a command is required: train, experiments, predict, serve, data or info (see '{PROG} --help')")
         return 2
     prog = f"{PROG} {args.command}"
     try:
