@@ -163,8 +163,6 @@ class _MLPEstimator(BaseEstimator):
     #: The network's output layer and loss.
     _output_activation: ClassVar[str]
     _loss: ClassVar[str]
-    #: scikit-learn's name of the output activation (``out_activation_``).
-    _output_name: ClassVar[str]
     #: loss_curve_'s figure per unit of the engine's loss.
     _reported_loss: ClassVar[float]
 
@@ -232,8 +230,10 @@ class _MLPEstimator(BaseEstimator):
 
     @property
     def out_activation_(self) -> str:
+        """The output activation, by scikit-learn's name."""
         check_is_fitted(self)
-        return self._output_name
+        names = {engine: name for name, engine in reversed(_ACTIVATIONS.items())}  # scikit-learn's names win
+        return names.get(self._output_activation, self._output_activation)
 
     # -- training -----------------------------------------------------------------------
 
@@ -475,7 +475,6 @@ class MLPClassifier(ClassifierMixin, _MLPEstimator):
 
     _output_activation = "softmax"
     _loss = "categorical_crossentropy"
-    _output_name = "softmax"
     _reported_loss = 1.0
 
     def partial_fit(self, X, y, classes=None):
@@ -532,7 +531,6 @@ class MLPRegressor(RegressorMixin, _MLPEstimator):
 
     _output_activation = "linear"
     _loss = "mean_square"
-    _output_name = "identity"
     _reported_loss = 0.5
 
     def partial_fit(self, X, y):
