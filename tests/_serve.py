@@ -6,12 +6,13 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Tuple
+from typing import Dict, Optional, Tuple
 
 
-def start_server(mnist_dir: Path, *args: str) -> Tuple[subprocess.Popen, str]:
-    """``mnistmlp serve args...`` on real MNIST; (the process, the page's address), once it listens."""
-    env = {**os.environ, "MNISTMLP_DATA": str(mnist_dir)}
+def start_server(mnist_dir: Path, *args: str, env: Optional[Dict[str, str]] = None) -> Tuple[subprocess.Popen, str]:
+    """``mnistmlp serve args...`` on real MNIST, with ``env`` added to the environment; (the
+    process, the page's address), once it listens."""
+    env = {**os.environ, **(env or {}), "MNISTMLP_DATA": str(mnist_dir)}
     process = subprocess.Popen([sys.executable, "-m", "mnistmlp", "serve", *args], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, env=env)
     assert process.stdout is not None and process.stderr is not None

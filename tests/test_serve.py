@@ -260,7 +260,11 @@ def test_the_page_and_its_assets_come_from_the_package(client):
 
 def test_serve_starts_trains_and_ends_its_runs_on_ctrl_c(mnist_dir, adam, tmp_path):
     adam.save(tmp_path / "adam.safetensors")
-    process, url = start_server(mnist_dir, "--port", "0", "--model", str(tmp_path / "adam.safetensors"))
+    # --open runs the browser that BROWSER names (Python's webbrowser): here, one that notes the address.
+    opened = tmp_path / "opened.txt"
+    browser = f"{sys.executable} -c \"import sys; open(sys.argv[1], 'w').write(sys.argv[2])\" {opened} %s"
+    process, url = start_server(mnist_dir, "--port", "0", "--open", "--model", str(tmp_path / "adam.safetensors"),
+                                env={"BROWSER": browser})
     try:
         assert url.startswith("http://127.0.0.1:")
         with urllib.request.urlopen(url + "api/config", timeout=10) as response:
@@ -280,6 +284,7 @@ def test_serve_starts_trains_and_ends_its_runs_on_ctrl_c(mnist_dir, adam, tmp_pa
     finally:
         process.kill()
     assert "Traceback" not in process.stderr.read()
+    assert opened.read_text() == url
 
 
 def test_serve_warns_loudly_off_localhost_and_refuses_bad_options(mnist_dir, tmp_path):

@@ -4,7 +4,7 @@ MNISTMLP_CHROMIUM names) driven by Playwright, against the server started as a u
 It trains the notebook's four networks and waits for each curve to reach its end, checks the
 lesson on the page (2×100 SGD flat near 11%, Adam rescuing it), draws a "1" with the mouse and
 reads the top class, and saves screenshots: in pytest's temporary folder, or in the folder
-MNISTMLP_SCREENSHOTS names (docs/images/serve.png, the README's picture, is made this way).
+MNISTMLP_SCREENSHOTS names (the README's pictures, docs/images/serve-*.png, are made this way).
 Skipped, saying why, where Playwright or Chromium cannot be found.
 """
 
@@ -91,4 +91,3 @@ def test_a_drawn_one_is_read_as_a_one(page, screenshots):
     assert page.locator("#mistakes .tile").count() == 12
     assert page.locator("#weights .tile").count() == 100
     page.locator("#draw").screenshot(path=screenshots / "serve-draw.png")
-    page.screenshot(path=screenshots / "serve.png", full_page=True)

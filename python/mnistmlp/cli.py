@@ -377,7 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
             "first layer's weights. It binds to 127.0.0.1 (this machine only) unless --host says\n"
             "otherwise; Ctrl-C stops its runs and the server."
         ),
-        epilog=_epilog("mnistmlp serve", "mnistmlp serve --model model.safetensors --port 8080"),
+        epilog=_epilog("mnistmlp serve --open", "mnistmlp serve --model model.safetensors --port 8080"),
     )
     serve.add_argument("--model", metavar="FILE", default=None,
                        help="a model file to draw digits for and look inside, beside the page's own runs")
@@ -386,6 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "machines reach the page")
     serve.add_argument("--port", type=non_negative_int, default=8000, metavar="N",
                        help="the port to listen on (0: any free one, printed)")
+    serve.add_argument("--open", action="store_true", help="open the page in the web browser")
     _add_threads(serve)
     _add_data_dir(serve)
     serve.set_defaults(handler=cmd_serve)
@@ -787,7 +788,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise CommandError(str(exc)) from None
     serve(mnist.read_data_sets(args.data_dir, download=False), args.model, args.host, args.port, args.threads or None,
-          args.device)
+          args.device, args.open)
     return 0
 
 

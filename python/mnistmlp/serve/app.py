@@ -29,6 +29,8 @@ import os
 import socket
 import sys
 import tempfile
+import threading
+import webbrowser
 from pathlib import Path
 from typing import Any, AsyncIterator, Dict, Optional
 
@@ -331,9 +333,10 @@ def _bound_socket(host: str, port: int) -> socket.socket:
 
 
 def serve(data, model_path: Optional[str] = None, host: str = "127.0.0.1", port: int = 8000,
-          threads: Optional[int] = None, device: str = "cpu") -> None:
+          threads: Optional[int] = None, device: str = "cpu", open_browser: bool = False) -> None:
     """Serve the page on ``host``:``port`` until Ctrl-C (or SIGTERM), which stops every run
-    after its current batch and then the server."""
+    after its current batch and then the server; ``open_browser``: open the page in the web
+    browser too."""
     _optional("uvicorn", "mnistmlp serve", "serve")
     import uvicorn
 
@@ -348,7 +351,6 @@ def serve(data, model_path: Optional[str] = None, host: str = "127.0.0.1", port:
         print(f"WARNING: serving on {host}, which other machines may reach: anyone who can reach {url} can "
               "train networks on this machine and read its models. There is no authentication. Serve on "
               "127.0.0.1 (the default) unless you mean this.", file=sys.stderr, flush=True)
-    print(f"mnistmlp serve: the page is at {url} (Ctrl-C to stop)", flush=True)
 
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: Any) -> None:
@@ -358,9 +360,17 @@ def serve(data, model_path: Optional[str] = None, host: str = "127.0.0.1", port:
                 run.stop()
             super().handle_exit(sig, frame)
 
-    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5)
+    # Ctrl-C is the way to stop: uvicorn raises it again once it has shut down, and one that
+    # comes before uvicorn listens for it (as the address is printed) ends the server as well.
     try:
-        Server(config).run(sockets=[sock])
-    except KeyboardInterrupt:  # uvicorn raises Ctrl-C again once it has shut down: the way to stop
-        pass
+        print(f"mnistmlp serve: the page is at {url} (Ctrl-C to stop)", flush=True)
+        if open_browser:
+            # In a thread, as Jupyter does: a text-mode browser would otherwise hold the
+            # terminal. The socket listens already: the browser's first request waits for it.
+            threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
+        Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5)).run(sockets=[sock])
+    except KeyboardInterrupt:
+        app.state.runs.stop_all(30.0)
+    finally:
+        sock.close()
     print("mnistmlp serve: stopped", flush=True)

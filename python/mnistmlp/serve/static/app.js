@@ -66,6 +66,8 @@ function follow(summary) {
   source.addEventListener("epoch", (e) => {
     const p = JSON.parse(e.data);
     p.batch_curve.samples.forEach((s, i) => run.batch.push([s / n, p.batch_curve.accuracy[i]]));
+    // The epoch's own figure replaces a progress report made at the same point.
+    if (run.moving.length && run.moving[run.moving.length - 1][0] >= p.samples / n) run.moving.pop();
     run.moving.push([p.samples / n, p.accuracy_moving_average]);
     run.validation.push([p.samples / n, p.val_accuracy]);
     changed(run);
@@ -152,8 +154,8 @@ function drawConfusion() {
   box.textContent = "";
   const run = runs.get(selectedRun);
   if (!run || !run.end) return;
-  const table = document.createElement("table");
-  table.createCaption().textContent =
+  const title = document.createElement("p"), table = document.createElement("table");
+  title.textContent =
     `Run ${run.summary.id}, ${run.summary.label}: test accuracy ${(100 * run.end.test_accuracy).toFixed(2)}% ` +
     `(confusion matrix: rows the true digit, columns the predicted one)`;
   const head = table.insertRow();
@@ -172,7 +174,7 @@ function drawConfusion() {
       cell.style.background = p === t ? `rgba(18,183,106,${0.15 + 0.6 * shade})` : count ? `rgba(232,89,12,${0.1 + 0.9 * shade})` : "";
     });
   });
-  box.append(table);
+  box.append(title, table);
 }
 
 function drawChart() {
