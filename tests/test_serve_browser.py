@@ -84,7 +84,8 @@ def test_a_drawn_one_is_read_as_a_one(page, screenshots):
     page.mouse.move(box["x"] + 0.52 * box["width"], box["y"] + 0.15 * box["height"])
     page.mouse.down()
     for step in range(1, 21):  # a slightly slanted vertical stroke
-        page.mouse.move(box["x"] + (0.52 - 0.04 * step / 20) * box["width"], box["y"] + (0.15 + 0.7 * step / 20) * box["height"])
+        x, y = 0.52 - 0.04 * step / 20, 0.15 + 0.7 * step / 20
+        page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"])
     page.mouse.up()
     page.wait_for_function("document.getElementById('bars').dataset.top === '1'", timeout=WAIT_MS)
     assert page.locator("#top-class").inner_text() == "1"

@@ -37,7 +37,7 @@ from typing import Any, AsyncIterator, Dict, Optional
 import numpy as np
 
 from .._spec import ACTIVATIONS, OPTIMIZERS, SEED_LIMIT, Interval, OneOf, make_optimizer
-from ..experiments import PRESETS, TFLEARN_SETTINGS, Config, _optional
+from ..experiments import PRESETS, Config, _optional
 from ..model import MLP
 from .drawing import MAX_DRAWING_SIDE, MNIST_SIDE, to_mnist
 from .runs import Run, Runs, TooManyRuns
@@ -78,26 +78,22 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 FILE_MODEL = "file"
 
 
-def _error(status: int, message: str) -> HTTPException:
-    return HTTPException(status, message)
-
-
 async def _json_body(request: Request) -> Dict[str, Any]:
     """The request's JSON object, read up to MAX_BODY bytes. Requiring JSON's content type
     also makes a browser ask before another site's page may post here (a CORS preflight)."""
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
-        raise _error(415, "the request body must be JSON, sent as Content-Type: application/json")
+        raise HTTPException(415, "the request body must be JSON, sent as Content-Type: application/json")
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_BODY:
-            raise _error(413, f"the request body is larger than {MAX_BODY} bytes")
+            raise HTTPException(413, f"the request body is larger than {MAX_BODY} bytes")
     try:
         value = json.loads(body)
     except ValueError as exc:
-        raise _error(400, f"the request body is not valid JSON: {exc}") from None
+        raise HTTPException(400, f"the request body is not valid JSON: {exc}") from None
     if not isinstance(value, dict):
-        raise _error(400, "the request body must be a JSON object")
+        raise HTTPException(400, "the request body must be a JSON object")
     return value
 
 
@@ -160,13 +156,13 @@ def create_app(data, model: Optional[MLP] = None, model_name: Optional[str] = No
         try:
             return runs.get(model_id).model
         except KeyError:
-            raise _error(404, f"no model {model_id!r}: it is not a run of this server (or no longer kept)") from None
+            raise HTTPException(404, f"no model {model_id!r}: it is not a run of this server (or no longer kept)") from None
 
     def run_of(run_id: str) -> Run:
         try:
             return runs.get(run_id)
         except KeyError:
-            raise _error(404, f"no run {run_id!r}: it is not a run of this server (or no longer kept)") from None
+            raise HTTPException(404, f"no run {run_id!r}: it is not a run of this server (or no longer kept)") from None
 
     async def page(request: Request) -> Response:
         return FileResponse(STATIC / "index.html")
@@ -179,9 +175,7 @@ def create_app(data, model: Optional[MLP] = None, model_name: Optional[str] = No
             "activations": list(ACTIVATIONS),
             "optimizers": {name: make_optimizer(name).learning_rate for name in OPTIMIZERS},
             "presets": presets,
-            "settings": dict(TFLEARN_SETTINGS),
             "limits": {name: [rule.low, rule.high] for name, rule in RUN_RULES.items() if name != "seed"},
-            "max_training": max_training,
             "train_samples": len(data.train.images),
             "model": None if model is None else {"id": FILE_MODEL, "label": model_name,
                                                  "layer_sizes": model.layer_sizes},
@@ -192,11 +186,11 @@ def create_app(data, model: Optional[MLP] = None, model_name: Optional[str] = No
         try:
             config, seed = run_config(fields)
         except (TypeError, ValueError) as exc:
-            raise _error(400, str(exc)) from None
+            raise HTTPException(400, str(exc)) from None
         try:
             run = await asyncio.to_thread(runs.start, config, seed)
         except TooManyRuns as exc:
-            raise _error(429, str(exc)) from None
+            raise HTTPException(429, str(exc)) from None
         return JSONResponse(run.summary(), status_code=201)
 
     async def list_runs(request: Request) -> Response:
@@ -232,7 +226,7 @@ def create_app(data, model: Optional[MLP] = None, model_name: Optional[str] = No
         try:
             image = to_mnist(drawing(fields))
         except (TypeError, ValueError) as exc:
-            raise _error(400, str(exc)) from None
+            raise HTTPException(400, str(exc)) from None
         probabilities = net.predict_proba(image.reshape(1, -1))[0] if image.any() else np.zeros(10)
         return JSONResponse({"probabilities": probabilities.tolist(), "image": image.ravel().tolist()})
 

@@ -50,7 +50,8 @@ class Run:
         c = self.config
         return {"id": self.id, "label": c.label, "hidden": list(c.hidden), "activation": c.activation,
                 "optimizer": c.optimizer, "learning_rate": c.learning_rate, "batch_size": c.batch_size,
-                "epochs": c.epochs, "seed": self.seed, "state": self.state, "train_samples": len(self._data.train.images)}
+                "epochs": c.epochs, "seed": self.seed, "state": self.state,
+                "train_samples": len(self._data.train.images)}
 
     @property
     def finished(self) -> bool:
@@ -77,46 +78,49 @@ class Run:
     # -- the worker thread -----------------------------------------------------------------
 
     def _train(self) -> None:
-        data, config, run = self._data, self.config, self
-        n = len(data.train.images)
-
-        class Stream:
-            epoch = 0
-
-            def on_epoch_begin(self, epoch: int, logs: Dict[str, float]) -> None:
-                Stream.epoch = epoch
-
-            def on_progress(self, progress: Progress) -> bool:
-                run._add({"type": "progress", "epoch": Stream.epoch,
-                          "samples": Stream.epoch * n + progress.samples_done,
-                          "accuracy_average": progress.accuracy_average, "epoch_accuracy": progress.epoch_accuracy})
-                return not run._stop.is_set()
-
-            def on_epoch_end(self, epoch: int, logs: Dict[str, float]) -> None:
-                history = run.model.history_
-                curve = _curve(history.batch_loss[-1], history.batch_accuracy[-1], config.batch_size, n,
-                               max(config.batch_size, n // CURVE_POINTS_PER_EPOCH))
-                run._add({"type": "epoch", "epoch": epoch, "samples": epoch * n + int(curve["samples"][-1]),
-                          "batch_curve": {"samples": [epoch * n + s for s in curve["samples"]],
-                                          "accuracy": curve["accuracy"]},
-                          **{key: float(logs[key]) for key in ("loss", "accuracy", "accuracy_moving_average",
-                                                               "val_loss", "val_accuracy")}})
-
+        data, config = self._data, self.config
         started = time.monotonic()
         try:
             self.model.fit(data.train.images, data.train.labels, epochs=config.epochs, batch_size=config.batch_size,
-                           verbose=0, callbacks=[Stream()], validation_data=(data.validation.images,
-                                                                             data.validation.labels))
+                           verbose=0, callbacks=[_Stream(self)],
+                           validation_data=(data.validation.images, data.validation.labels))
             test = self.model.evaluate(data.test.images, data.test.labels)
             predicted = self.model.predict(data.test.images)
         except Exception as exc:  # the page shows it; the server goes on
             self._add({"type": "failed", "state": "failed", "message": f"{type(exc).__name__}: {exc}"}, state="failed")
             return
         state = "stopped" if self._stop.is_set() else "done"
-        self._add({"type": "end", "state": state, "seconds": time.monotonic() - started, "test_accuracy": float(test["accuracy"]),
-                   "test_loss": float(test["loss"]),
-                   "confusion": confusion_matrix(data.test.labels, predicted, MNIST_CLASSES).tolist()},
-                  state=state)
+        self._add({"type": "end", "state": state, "seconds": time.monotonic() - started,
+                   "test_accuracy": float(test["accuracy"]), "test_loss": float(test["loss"]),
+                   "confusion": confusion_matrix(data.test.labels, predicted, MNIST_CLASSES).tolist()}, state=state)
+
+
+class _Stream:
+    """The callback that turns a run's training into its events: progress reports as they
+    come, and each epoch's batch accuracies and validation figures at its end."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self.n = len(run._data.train.images)
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch: int, logs: Dict[str, float]) -> None:
+        self.epoch = epoch
+
+    def on_progress(self, progress: Progress) -> bool:
+        self.run._add({"type": "progress", "epoch": self.epoch, "samples": self.epoch * self.n + progress.samples_done,
+                       "accuracy_average": progress.accuracy_average, "epoch_accuracy": progress.epoch_accuracy})
+        return not self.run._stop.is_set()  # False ends training after this batch
+
+    def on_epoch_end(self, epoch: int, logs: Dict[str, float]) -> None:
+        history, n, batch_size = self.run.model.history_, self.n, self.run.config.batch_size
+        curve = _curve(history.batch_loss[-1], history.batch_accuracy[-1], batch_size, n,
+                       max(batch_size, n // CURVE_POINTS_PER_EPOCH))
+        self.run._add({"type": "epoch", "epoch": epoch, "samples": epoch * n + int(curve["samples"][-1]),
+                       "batch_curve": {"samples": [epoch * n + s for s in curve["samples"]],
+                                       "accuracy": curve["accuracy"]},
+                       **{key: float(logs[key]) for key in ("loss", "accuracy", "accuracy_moving_average",
+                                                            "val_loss", "val_accuracy")}})
 
 
 class Runs:

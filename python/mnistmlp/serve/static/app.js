@@ -367,6 +367,9 @@ async function showModel() {
 async function main() {
   config = await api("/api/config");
   for (const name of config.activations) $("activation").add(new Option(name, name));
+  for (const name of ["batch_size", "epochs"]) [$(name).min, $(name).max] = config.limits[name];
+  const [widest, deepest] = [config.limits["hidden width"][1], config.limits.depth[1]];
+  $("hidden").title = `one width per hidden layer (at most ${deepest} layers of ${widest} units), e.g. 100 100`;
   for (const name of Object.keys(config.optimizers)) $("optimizer").add(new Option(name, name));
   $("optimizer").onchange = () => { $("learning_rate").value = config.optimizers[$("optimizer").value]; };
   const presets = $("presets");
