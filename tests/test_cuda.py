@@ -12,6 +12,8 @@ between devices. The unmarked tests check what every build must do without a GPU
 from __future__ import annotations
 
 import functools
+import json
+import re
 import threading
 
 import numpy as np
@@ -81,6 +83,9 @@ def test_device_cuda_is_refused_with_the_reason(tmp_path):
     mnistmlp.MLP([4, 3]).save(path)
     with pytest.raises(RuntimeError, match="device 'cuda' is not available"):
         mnistmlp.MLP.load(path, device="cuda")
+    with pytest.raises(RuntimeError, match=r"^device 'cuda:1' is not available: ") as info:
+        mnistmlp.MLP([4, 3], device="cuda:1")
+    assert problem in str(info.value)
     # Without a CUDA backend the stub says so; with one but no usable GPU, the CUDA error does.
     with pytest.raises(RuntimeError, match=r"^device 'cuda' is not available: |\(in dense_forward\)$"):
         _core.cuda_kernels.dense_forward(np.ones((2, 3), np.float32), np.ones((3, 4), np.float32), np.zeros(4, np.float32))
@@ -99,9 +104,10 @@ def test_dnn_study_and_cli_refuse_cuda_with_the_reason(capsys):
         experiments.run_configs(experiments.PRESETS["tutorial"].configs[:1], [0], device="cuda", progress=False,
                                 data=_tiny_mnist())
     for command in (["train"], ["experiments"], ["predict", "model.safetensors"]):
-        assert cli.main([*command, "--device", "cuda"]) == 1
-        err = capsys.readouterr().err
-        assert err.count("\n") == 1 and f"--device cuda: {problem}; use --device cpu" in err
+        for device in ("cuda", "cuda:1"):
+            assert cli.main([*command, "--device", device]) == 1
+            err = capsys.readouterr().err
+            assert err.count("\n") == 1 and f"--device {device}: {problem}; use --device cpu" in err
 
 
 def _tiny_mnist():
@@ -112,15 +118,25 @@ def _tiny_mnist():
     return Datasets(split, split, split)
 
 
-def test_unknown_device_is_a_value_error(tmp_path):
-    with pytest.raises(ValueError, match="device must be one of 'cpu', 'cuda', got \"tpu\""):
-        mnistmlp.MLP([4, 3], device="tpu")
+FORMS = "'cpu', 'cuda' or 'cuda:N' (N: a GPU's index)"
+
+
+@pytest.mark.parametrize("device", ["tpu", "gpu:0", "cpu:0", "cuda:", "cuda:x", "cuda:-1", "cuda: 1", "cuda:1234567890",
+                                    "CUDA", "cuda:\u0661"])
+def test_unknown_device_is_a_value_error(tmp_path, device, capsys):
+    from mnistmlp import cli
+
+    shown = json.dumps(device)
+    with pytest.raises(ValueError, match=re.escape(f"device must be {FORMS}, got {shown}")):
+        mnistmlp.MLP([4, 3], device=device)
     path = tmp_path / "model.safetensors"
     mnistmlp.MLP([4, 3]).save(path)
-    with pytest.raises(ValueError, match="device must be one of 'cpu', 'cuda', got \"gpu\""):
-        mnistmlp.MLP.load(path, device="gpu")
-    with pytest.raises(ValueError, match="^unknown device 'tpu'; expected one of: cpu, cuda"):
-        _core.Model32(engine_config(ModelSpec.make([4, 3])), 1, "tpu")
+    with pytest.raises(ValueError, match=re.escape(f"device must be {FORMS}, got {shown}")):
+        mnistmlp.MLP.load(path, device=device)
+    with pytest.raises(ValueError, match=re.escape(f"unknown device '{device}'; expected {FORMS}")):
+        _core.Model32(engine_config(ModelSpec.make([4, 3])), 1, device)
+    assert cli.main(["train", "--device", device]) == 2
+    assert f"must be {FORMS}, got {device!r}" in capsys.readouterr().err
 
 
 def test_cpu_is_the_default_device():

@@ -1,6 +1,7 @@
 """The width / depth / optimizer study, on a small slice of MNIST so the suite stays fast."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -91,7 +92,7 @@ def test_bad_study_arguments():
         experiments.run_preset("tutorial", seeds=0)
     with pytest.raises(ValueError, match="at least one configuration"):
         experiments.run_configs([], [0])
-    with pytest.raises(ValueError, match="device must be 'cpu' or 'cuda', got 'gpu'"):
+    with pytest.raises(ValueError, match=re.escape("device must be 'cpu', 'cuda' or 'cuda:N' (N: a GPU's index), got \"gpu\"")):
         experiments.run_preset("tutorial", device="gpu")
 
 

@@ -297,7 +297,7 @@ template <typename T>
 void bind_model(py::module_& m, const char* name) {
   py::class_<Model<T>>(m, name)
       .def(py::init([](ModelConfig config, int threads, const std::string& device) {
-             const Device where = parse_device(device);
+             const Placement where = parse_placement(device);
              // Outside the GIL: starting the CUDA backend may take a while (driver, context).
              py::gil_scoped_release release;
              return std::make_unique<Model<T>>(std::move(config), threads, where);
@@ -316,7 +316,7 @@ void bind_model(py::module_& m, const char* name) {
             model.set_threads(threads);
           })
       .def_property_readonly("device",
-                             [](const Model<T>& model) { return name_of(model.device()); })
+                             [](const Model<T>& model) { return name_of(model.placement()); })
       .def_property(
           "seed",
           [](const Model<T>& model) {

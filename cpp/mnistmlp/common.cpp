@@ -67,6 +67,24 @@ WeightInit parse_weight_init(const std::string& name) {
   return parse_name("weight initialiser", name, kWeightInits);
 }
 Device parse_device(const std::string& name) { return parse_name("device", name, kDevices); }
+
+Placement parse_placement(const std::string& name) {
+  const std::size_t colon = name.find(':');
+  const bool indexed = colon != std::string::npos;
+  const std::string kind = name.substr(0, colon);
+  const std::string index = indexed ? name.substr(colon + 1) : "";
+  const bool digits = !index.empty() && index.size() <= 9 &&
+                      index.find_first_not_of("0123456789") == std::string::npos;
+  for (const auto& [candidate, device] : kDevices)
+    if (kind == candidate && (!indexed || (device == Device::cuda && digits)))
+      return {device, indexed ? std::stoi(index) : 0};
+  fail("unknown device '", name, "'; expected 'cpu', 'cuda' or 'cuda:N' (N: a GPU's index)");
+}
+
+std::string name_of(const Placement& where) {
+  if (where.device == Device::cuda && where.gpu > 0) return "cuda:" + std::to_string(where.gpu);
+  return name_of(where.device);
+}
 const char* name_of(Activation a) { return lookup_name(a, kActivations); }
 const char* name_of(Loss l) { return lookup_name(l, kLosses); }
 const char* name_of(OptimizerKind o) { return lookup_name(o, kOptimizers); }

@@ -88,6 +88,14 @@ Loss parse_loss(const std::string& name);
 OptimizerKind parse_optimizer(const std::string& name);
 WeightInit parse_weight_init(const std::string& name);
 Device parse_device(const std::string& name);
+// Where a model runs: the CPU, or one GPU by its CUDA index.
+struct Placement {
+  Device device = Device::cpu;
+  int gpu = 0;
+};
+// "cpu", "cuda" (GPU 0) or "cuda:N"; throws std::invalid_argument naming the forms.
+Placement parse_placement(const std::string& name);
+std::string name_of(const Placement& where);  // "cpu", "cuda" (GPU 0) or "cuda:N"
 const char* name_of(Activation a);
 const char* name_of(Loss l);
 const char* name_of(OptimizerKind o);

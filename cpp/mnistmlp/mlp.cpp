@@ -10,15 +10,15 @@
 namespace mnistmlp {
 
 template <typename T>
-Model<T>::Model(ModelConfig config, int threads, Device device)
-    : config_(std::move(config)), device_(device) {
+Model<T>::Model(ModelConfig config, int threads, Placement where)
+    : config_(std::move(config)), where_(where) {
   config_.validate();
   arena_.allocate(config_.sizes, config_.optimizer.state_slots());
   for (int slot = 0; slot < arena_.state_slots; ++slot)  // padding included: no NaN anywhere
     std::fill(arena_.state(slot), arena_.state(slot) + arena_.size(),
               static_cast<T>(config_.optimizer.initial_state(slot)));
   set_threads(threads);
-  backend_ = device == Device::cuda ? make_cuda_backend(*this) : make_cpu_backend(*this);
+  backend_ = where.device == Device::cuda ? make_cuda_backend(*this) : make_cpu_backend(*this);
 }
 
 template <typename T>

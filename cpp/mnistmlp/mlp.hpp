@@ -54,7 +54,7 @@ struct NumericalError : std::runtime_error {
 template <typename T>
 class Model {
  public:
-  Model(ModelConfig config, int threads, Device device = Device::cpu);
+  Model(ModelConfig config, int threads, Placement where = {});
   Model(const Model&) = delete;
   Model& operator=(const Model&) = delete;
 
@@ -65,7 +65,8 @@ class Model {
   const TrainingState& state() const { return state_; }
   Backend<T>& backend() { return *backend_; }
   const Backend<T>& backend() const { return *backend_; }
-  Device device() const { return device_; }
+  Device device() const { return where_.device; }
+  const Placement& placement() const { return where_; }
 
   std::shared_lock<std::shared_mutex> lock_for_reading() const {
     return std::shared_lock<std::shared_mutex>(data_mutex_);
@@ -143,7 +144,7 @@ class Model {
   AlignedArray<T> restore_arena_;  // a copy of arena_.memory
   TrainingState restore_state_;
   int threads_ = 0;  // as set: 0 asks for default_threads() at each call
-  Device device_;
+  Placement where_;
   std::uint64_t host_version_ = 0;
   std::uint64_t config_version_ = 0;
   std::unique_ptr<Backend<T>> backend_;

@@ -26,12 +26,14 @@ import dataclasses
 import json
 import math
 import numbers
+import re
 from collections.abc import Iterable
 from typing import Any, ClassVar, Dict, Mapping, Optional, Sequence, Tuple, Type
 
 __all__ = [
     "ACTIVATIONS", "OUTPUT_ACTIVATIONS", "LOSSES", "WEIGHT_INITS", "WEIGHT_INIT_ALIASES", "DEVICES", "DTYPES",
-    "COUNTER_LIMIT", "SEED_LIMIT", "Rule", "Interval", "OneOf", "Boolean", "OrNone", "Exactly", "AnyOf",
+    "COUNTER_LIMIT", "SEED_LIMIT", "Rule", "Interval", "OneOf", "Boolean", "OrNone", "Exactly", "AnyOf", "DeviceName",
+    "DEVICE",
     "Optimizer", "SGD", "Momentum", "Adam", "RMSProp", "AdaGrad", "OPTIMIZERS", "ModelSpec", "TRAINING_RULES",
 ]
 
@@ -220,9 +222,24 @@ class AnyOf(Rule):
         return next(rule for rule in self.rules if rule.has_type(value) and rule.allows(value)).check(name, value)
 
 
+class DeviceName(Rule):
+    """Where a model runs: ``"cpu"``, ``"cuda"`` (the first GPU) or ``"cuda:N"`` (the GPU of
+    CUDA index N). The engine reads the same forms (``parse_placement``)."""
+
+    expected = "'cpu', 'cuda' or 'cuda:N' (N: a GPU's index)"
+
+    def has_type(self, value: Any) -> bool:
+        return isinstance(value, str)
+
+    def allows(self, value: Any) -> bool:
+        kind, colon, index = value.partition(":")
+        return kind in DEVICES and (not colon or (kind == "cuda" and re.fullmatch("[0-9]{1,9}", index) is not None))
+
+
 POSITIVE = Interval(0, closed="neither")
 FRACTION = Interval(0, 1, closed="left")
 NON_NEGATIVE = Interval(0)
+DEVICE = DeviceName()
 
 
 # -- optimizers ---------------------------------------------------------------------------

@@ -86,6 +86,14 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def device_name(text: str) -> str:
+    from ._spec import DEVICE
+
+    if not DEVICE.allows(text):
+        raise argparse.ArgumentTypeError(f"must be {DEVICE.expected}, got {text!r}")
+    return text
+
+
 def positive_float(text: str) -> float:
     value = _number(text, float, "a number > 0")
     if value <= 0:
@@ -176,26 +184,25 @@ def _add_data_dir(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_threads(parser: argparse.ArgumentParser) -> None:
-    from ._spec import DEVICES
-
     parser.add_argument(
         "--threads", type=non_negative_int, default=0, metavar="N",
         help="threads the engine uses; 0: OpenMP's setting (OMP_NUM_THREADS), at most the usable cores (results are "
              "identical for any count)",
     )
     parser.add_argument(
-        "--device", choices=DEVICES, default="cpu",
-        help="where to compute: cpu, or cuda (an NVIDIA GPU, when this build has the CUDA backend)",
+        "--device", type=device_name, default="cpu", metavar="DEVICE",
+        help="where to compute: cpu, or cuda (an NVIDIA GPU, when this build has the CUDA backend; cuda:N for "
+             "the GPU of CUDA index N)",
     )
 
 
 def _check_device(device: str) -> None:
-    """Refuse --device cuda up front, with the reason, when no GPU can run."""
-    if device == "cuda":
+    """Refuse --device cuda (or cuda:N) up front, with the reason, when no GPU can run."""
+    if device != "cpu":
         from ._config import cuda_available, get_config
 
         if not cuda_available():
-            raise CommandError(f"--device cuda: {get_config()['cuda']['problem']}; use --device cpu")
+            raise CommandError(f"--device {device}: {get_config()['cuda']['problem']}; use --device cpu")
 
 
 def build_parser() -> argparse.ArgumentParser:

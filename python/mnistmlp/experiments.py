@@ -55,7 +55,7 @@ import numpy as np
 
 from . import optimizers as _optimizers
 from ._progress import ProgressBar
-from ._spec import ACTIVATIONS, OneOf
+from ._spec import ACTIVATIONS, DEVICE, OneOf
 from ._terminal import capabilities
 from ._validation import check_int
 from .datasets import mnist
@@ -368,7 +368,7 @@ def run_configs(configs: Sequence[Config], seeds: Sequence[int], data=None, data
     """Train every configuration with every seed; one record per run, in the order of
     ``configs`` then ``seeds``, whatever order the runs finished in.
 
-    - ``device``: ``"cpu"`` or ``"cuda"`` (see :class:`mnistmlp.MLP`).
+    - ``device``: ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` (see :class:`mnistmlp.MLP`).
     - ``n_jobs``: runs at once on this machine, in joblib's worker processes (-1: one per
       core); 1 runs them here, one after another.
     - ``threads_per_job``: the engine's threads in each run (default: with ``n_jobs``, the
@@ -383,8 +383,7 @@ def run_configs(configs: Sequence[Config], seeds: Sequence[int], data=None, data
     """
     if not configs or not seeds:
         raise ValueError("a study needs at least one configuration and one seed")
-    if device not in ("cpu", "cuda"):
-        raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
+    DEVICE.check("device", device)
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or not (n_jobs >= 1 or n_jobs == -1):
         raise ValueError(f"n_jobs must be an integer >= 1, or -1 (one per core), got {n_jobs!r}")
     if threads_per_job is not None:

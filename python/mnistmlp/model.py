@@ -21,8 +21,8 @@ from ._config import usable_cpus
 from ._display import EpochDisplay, check_verbose
 from ._modelfile import ModelFileError, model_file_bytes, read_model_bytes, read_model_file, write_model_file
 from ._progress import format_bytes
-from ._spec import (ACTIVATIONS, DEVICES, FRACTION, LOSSES, OUTPUT_ACTIVATIONS, WEIGHT_INIT_ALIASES, WEIGHT_INITS,
-                    ModelSpec, OneOf, Optimizer, check_training, make_optimizer, shown)
+from ._spec import (ACTIVATIONS, DEVICE, FRACTION, LOSSES, OUTPUT_ACTIVATIONS, WEIGHT_INIT_ALIASES, WEIGHT_INITS,
+                    ModelSpec, Optimizer, check_training, make_optimizer, shown)
 from ._validation import as_inputs, as_targets, check_int, stacklevel_outside_package
 from .callbacks import CallbackList
 
@@ -212,12 +212,15 @@ class MLP:
         threadpoolctl's limits), at most the CPUs this process may use, read at each call.
         Results are bitwise identical for any thread count.
     dtype : {"float32", "float64"}
-    device : {"cpu", "cuda"}
-        Where the model trains and predicts. ``"cuda"`` runs whole epochs on the GPU (see
-        :func:`mnistmlp.cuda_available`) and raises RuntimeError saying why when this build
-        has no CUDA backend or no GPU is visible. Results repeat exactly run to run on the
-        same GPU and agree with the CPU's to rounding; model files do not depend on the device.
+    device : {"cpu", "cuda", "cuda:N"}
+        Where the model trains and predicts. ``"cuda"`` runs whole epochs on the first GPU,
+        ``"cuda:N"`` on the GPU of CUDA index N (see :func:`mnistmlp.cuda_available`); either
+        raises RuntimeError saying why when this build has no CUDA backend or no such GPU is
+        visible. Results repeat exactly run to run on the same GPU and agree with the CPU's to
+        rounding; model files do not depend on the device.
 
+    Notes
+    -----
     Models pickle (``pickle``, ``joblib``, ``copy.deepcopy``) as their model file's bytes, with
     their thread and device settings: a restored model trains on exactly as the original would.
     """
@@ -257,7 +260,7 @@ class MLP:
         """The engine of the model ``spec`` describes, its weights not yet set."""
         #: The model's architecture and training settings (see :class:`mnistmlp._spec.ModelSpec`).
         self.spec = spec
-        self._device = OneOf(DEVICES).check("device", device)
+        self._device = DEVICE.check("device", device)
         engine = _core.Model64 if spec.dtype == "float64" else _core.Model32
         self._engine = engine(engine_config(spec), 0, self._device)
         self.threads = threads
@@ -619,7 +622,7 @@ class MLP:
     def load(cls, path, threads: Optional[int] = None, device: str = "cpu") -> "MLP":
         """A model from a file written by :meth:`save` (on any device), on ``device``; raises
         ModelFileError if the file is bad."""
-        OneOf(DEVICES).check("device", device)
+        DEVICE.check("device", device)
         spec, rest, tensors = read_model(path)
         model = cls.__new__(cls)
         model._build(spec, threads, device)

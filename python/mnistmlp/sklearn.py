@@ -99,7 +99,7 @@ except ImportError as exc:  # absent, or older than 1.6 (validate_data, __sklear
         f"mnistmlp.sklearn needs scikit-learn 1.6 or later ({exc}): pip install \"mnistmlp[sklearn]\""
     ) from exc
 
-from ._spec import (ACTIVATIONS, DEVICES, DTYPES, NON_NEGATIVE, SGD, Adam, AnyOf, Boolean, Exactly, Interval, OneOf,
+from ._spec import (ACTIVATIONS, DEVICE, DTYPES, NON_NEGATIVE, SGD, Adam, AnyOf, Boolean, Exactly, Interval, OneOf,
                     Optimizer, OrNone)
 from ._validation import stacklevel_outside_package
 from .callbacks import Callback
@@ -139,7 +139,7 @@ _RULES = {
     "epsilon": Adam.constraints["epsilon"],
     "n_iter_no_change": AnyOf(_LAYER, Exactly(math.inf)),
     "threads": OrNone(Interval(0, integer=True)),
-    "device": OneOf(DEVICES),
+    "device": DEVICE,
 }
 
 

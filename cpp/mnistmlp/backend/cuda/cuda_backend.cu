@@ -650,10 +650,30 @@ CudaStatus cuda_status() {
 
 template <typename T>
 std::unique_ptr<Backend<T>> make_cuda_backend(Model<T>& model) {
+  const std::string name = name_of(model.placement());
   const CudaStatus status = cuda_status();
   if (!status.available())
-    throw std::runtime_error(error_message("device 'cuda' is not available: ", status.problem));
+    throw std::runtime_error(error_message("device '", name, "' is not available: ", status.problem));
+  int gpus = 0;
+  MNISTMLP_CUDA_CHECK(cudaGetDeviceCount(&gpus));
+  const int gpu = model.placement().gpu;
+  if (gpu >= gpus) {
+    const std::string visible = gpus == 1 ? "1 GPU (cuda:0)"
+                                          : std::to_string(gpus) + " GPUs (cuda:0 to cuda:" +
+                                                std::to_string(gpus - 1) + ")";
+    throw std::runtime_error(
+        error_message("device '", name, "' is not available: this machine shows ", visible));
+  }
   return cuda::naming_errors("model", [&]() -> std::unique_ptr<Backend<T>> {
+    // The backend keeps the GPU that is current when it is made (and makes it current for each
+    // call); the caller's current GPU is left as it was.
+    int previous = 0;
+    MNISTMLP_CUDA_CHECK(cudaGetDevice(&previous));
+    MNISTMLP_CUDA_CHECK(cudaSetDevice(gpu));
+    struct Restore {
+      int device;
+      ~Restore() { cudaSetDevice(device); }
+    } restore{previous};
     return std::make_unique<cuda::CudaBackend<T>>(model);
   });
 }

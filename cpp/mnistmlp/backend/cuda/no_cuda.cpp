@@ -1,6 +1,7 @@
 // Stands in for the CUDA backend in a build without it: the API stays whole, and asking for
 // the GPU says why there is none.
 #include <stdexcept>
+#include <string>
 
 #include "mnistmlp/backend/cuda/cuda.hpp"
 #include "mnistmlp/mlp.hpp"
@@ -14,8 +15,8 @@ constexpr const char* kNoBackend =
     "CUDA compiler was found, or with MNISTMLP_CUDA=OFF); reinstall it where nvcc is on PATH "
     "with pip install . -Ccmake.define.MNISTMLP_CUDA=ON";
 
-[[noreturn]] void unavailable() {
-  throw std::runtime_error(error_message("device 'cuda' is not available: ", kNoBackend));
+[[noreturn]] void unavailable(const std::string& device = "cuda") {
+  throw std::runtime_error(error_message("device '", device, "' is not available: ", kNoBackend));
 }
 
 }  // namespace
@@ -27,8 +28,8 @@ CudaStatus cuda_status() {
 }
 
 template <typename T>
-std::unique_ptr<Backend<T>> make_cuda_backend(Model<T>&) {
-  unavailable();
+std::unique_ptr<Backend<T>> make_cuda_backend(Model<T>& model) {
+  unavailable(name_of(model.placement()));
 }
 
 template std::unique_ptr<Backend<float>> make_cuda_backend(Model<float>&);

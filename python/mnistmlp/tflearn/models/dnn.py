@@ -83,7 +83,7 @@ class DNN:
     TensorFlow's and are not supported.
 
     ``device`` (an mnistmlp addition; TensorFlow chose devices with ``tf.device``): ``"cpu"``,
-    or ``"cuda"`` to train and predict on an NVIDIA GPU, as :class:`mnistmlp.MLP` does.
+    ``"cuda"`` or ``"cuda:N"`` to train and predict on an NVIDIA GPU, as :class:`mnistmlp.MLP` does.
     """
 
     def __init__(self, network, clip_gradients=5.0, tensorboard_verbose=0, tensorboard_dir="/tmp/tflearn_logs/",
