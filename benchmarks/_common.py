@@ -1,5 +1,5 @@
-"""Helpers shared by the benchmark scripts (``bench_train.py``, ``bench_kernels.py``, and
-``bench_gpu.py``, which uses some of them).
+"""Helpers shared by the benchmark scripts (``bench_train.py``, ``bench_kernels.py``,
+``bench_sklearn.py``, and ``bench_gpu.py``, which uses some of them).
 
 - timing: :func:`interleaved` runs every contender once per repetition, in a fixed order,
   after an idle pause, so that a slow phase of a shared, noisy machine hits all of them
@@ -441,14 +441,15 @@ class Mnist(NamedTuple):
     real: bool
 
 
-def load_mnist(data_dir: Optional[str]) -> Mnist:
+def load_mnist(data_dir: Optional[str], validation_size: int = 5000) -> Mnist:
     """The real MNIST, split as TensorFlow's tutorial does (55,000 training images, the
-    10,000 test images), from ``data_dir``, else ``$MNISTMLP_DATA``, else mnistmlp's cache
-    folder. Never downloads: a missing file exits with an explanation."""
+    10,000 test images; ``validation_size=0`` keeps all 60,000 training images), from
+    ``data_dir``, else ``$MNISTMLP_DATA``, else mnistmlp's cache folder. Never downloads: a
+    missing file exits with an explanation."""
     from mnistmlp.datasets import DataError, mnist
 
     try:
-        data = mnist.read_data_sets(data_dir, download=False)
+        data = mnist.read_data_sets(data_dir, download=False, validation_size=validation_size)
     except DataError as exc:
         raise SystemExit(
             f"error: the MNIST files are not available: {str(exc).splitlines()[0]}\n"

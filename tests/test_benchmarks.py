@@ -2,7 +2,7 @@
 
 Only the exit code and the keys of the JSON report are checked, never a timing. The
 training benchmark runs on ``--synthetic`` data without torch, so neither the MNIST files
-nor torch are needed.
+nor torch are needed; the scikit-learn benchmark too, when scikit-learn is installed.
 """
 
 from __future__ import annotations
@@ -195,6 +195,25 @@ def test_bench_kernels(tmp_path: Path) -> None:
         assert row["naive_checked"]
         for peer in row["peers"].values():
             assert {"seconds_per_call", "median_seconds", "gflops", "calls_per_timing"} <= set(peer)
+
+
+def test_bench_sklearn(tmp_path: Path) -> None:
+    pytest.importorskip("sklearn", minversion="1.6")
+    report = tmp_path / "sklearn.json"
+    result = run_benchmark(
+        "bench_sklearn.py", "--synthetic", "--samples", "300", "--epochs", "1", "--seeds", "2", "--threads", "1",
+        "--repeats", "1", "--pause", "0", "--roof-repeats", "1", "--json", str(report),
+    )
+    assert "| threads | scikit-learn fit s" in result.stdout and "- target (at least 10x faster" in result.stdout
+    data = json.loads(report.read_text())
+    assert {"environment", "settings", "roof", "fit", "inference", "notes"} <= set(data)
+    assert data["environment"]["scikit-learn"]
+    [fit] = data["fit"]
+    assert {"threads", "samples", "epochs", "peers", "speed_up", "accuracy_points", "other_cores"} <= set(fit)
+    for peer in fit["peers"].values():
+        assert len(peer["seconds"]) == len(peer["test_accuracy"]) == 2 and peer["n_iter"] == [1, 1]
+    assert {"median_seconds", "speed_up"} <= set(data["inference"][0])
+    assert "usage:" in run_benchmark("bench_sklearn.py", "--help").stdout
 
 
 @pytest.mark.parametrize("script", ["bench_train.py", "bench_kernels.py"])
