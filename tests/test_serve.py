@@ -228,7 +228,9 @@ def test_bad_requests_are_4xx_with_a_clear_message(client):
     assert "not valid base64" in error(client.post(draw, json={"width": 1, "height": 1, "pixels": "!"}), 400)
     assert "width must be an integer in [1, 1024]" in error(client.post(draw, json={"width": 5000, "height": 1,
                                                                                      "pixels": ""}), 400)
-    assert client.get("/api/config", headers={"Host": "evil.example"}).status_code == 400
+    assert "not 'evil.example:80'" in error(client.get("/api/config", headers={"Host": "evil.example:80"}), 400)
+    for local in ("localhost", "localhost:8000", "[::1]:8000"):
+        assert client.get("/api/config", headers={"Host": local}).status_code == 200
 
 
 def test_concurrent_runs_are_bounded_and_old_runs_make_way(data):

@@ -32,7 +32,7 @@ import tempfile
 import threading
 import webbrowser
 from pathlib import Path
-from typing import Any, AsyncIterator, Dict, Optional
+from typing import Any, AsyncIterator, Dict, Optional, Sequence
 
 import numpy as np
 
@@ -47,11 +47,12 @@ _optional("starlette", "mnistmlp serve", "serve")
 from starlette.applications import Starlette  # noqa: E402
 from starlette.exceptions import HTTPException  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
-from starlette.middleware.trustedhost import TrustedHostMiddleware  # noqa: E402
+from starlette.datastructures import Headers  # noqa: E402
 from starlette.requests import Request  # noqa: E402
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse  # noqa: E402
 from starlette.routing import Mount, Route  # noqa: E402
 from starlette.staticfiles import StaticFiles  # noqa: E402
+from starlette.types import ASGIApp, Receive, Scope, Send  # noqa: E402
 
 __all__ = ["create_app", "serve", "RUN_RULES", "LOCAL_HOSTS"]
 
@@ -134,6 +135,26 @@ def drawing(fields: Dict[str, Any]) -> np.ndarray:
     if len(raw) != width * height:
         raise ValueError(f"pixels holds {len(raw)} bytes, but width × height is {width * height}")
     return np.frombuffer(raw, dtype=np.uint8).reshape(height, width)
+
+
+class _HostsOnly:
+    """Answers only requests whose Host header names one of ``hosts`` (on any port), so that a
+    page on another site cannot reach this one through a name of its own that points here
+    (DNS rebinding). Starlette's TrustedHostMiddleware cannot read an IPv6 Host ([::1]:8000)."""
+
+    def __init__(self, app: ASGIApp, hosts: Sequence[str]) -> None:
+        self.app, self.hosts = app, tuple(hosts)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            host = Headers(scope=scope).get("host", "")
+            name = host[1:host.find("]")] if host.startswith("[") else host.rsplit(":", 1)[0]
+            if name not in self.hosts:
+                response = JSONResponse({"error": f"this server answers requests for {', '.join(self.hosts)} only, "
+                                                  f"not {host!r}"}, status_code=400)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def _sse(index: int, event: Dict[str, Any]) -> str:
@@ -293,7 +314,7 @@ def create_app(data, model: Optional[MLP] = None, model_name: Optional[str] = No
         Route("/api/models/{model_id}/file", model_file),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    middleware = [] if allowed_hosts is None else [Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))]
+    middleware = [] if allowed_hosts is None else [Middleware(_HostsOnly, hosts=allowed_hosts)]
     app = Starlette(routes=routes, middleware=middleware, exception_handlers={HTTPException: http_error},
                     lifespan=lifespan)
     app.state.runs = runs
