@@ -80,7 +80,7 @@ nitpick_ignore_regex = [
     (r"py:.*", r"(mnistmlp\.)?(\w+\.)*_[a-z]\w*(\..*)?"),
     # Other projects' names (NumPy's, the optional dependencies', Python's standard library's):
     # linking them needs those projects' intersphinx inventories, fetched from their sites.
-    (r"py:.*", r"(numpy|np|matplotlib|pandas|safetensors|joblib|distributed|sklearn)(\..*)?"),
+    (r"py:.*", r"(numpy|np|matplotlib|pandas|safetensors|joblib|distributed|sklearn|starlette)(\..*)?"),
     (r"py:.*", r"(%s)\..*|Path" % "|".join(sorted(getattr(sys, "stdlib_module_names", ("argparse", "pathlib"))))),
 ]
 

@@ -40,7 +40,7 @@ from .._spec import ACTIVATIONS, OPTIMIZERS, SEED_LIMIT, Interval, OneOf, make_o
 from ..experiments import PRESETS, Config, _optional
 from ..model import MLP
 from .drawing import MAX_DRAWING_SIDE, MNIST_SIDE, to_mnist
-from .runs import Run, Runs, TooManyRuns
+from ._runs import Run, Runs, TooManyRuns
 
 _optional("starlette", "mnistmlp serve", "serve")
 
