@@ -1,5 +1,5 @@
 """Helpers shared by the benchmark scripts (``bench_train.py``, ``bench_kernels.py``,
-``bench_sklearn.py``, and ``bench_gpu.py``, which uses some of them).
+``bench_sklearn.py``, ``bench_sweep.py``, and ``bench_gpu.py``, which uses some of them).
 
 - timing: :func:`interleaved` runs every contender once per repetition, in a fixed order,
   after an idle pause, so that a slow phase of a shared, noisy machine hits all of them

@@ -219,3 +219,20 @@ def test_bench_sklearn(tmp_path: Path) -> None:
 @pytest.mark.parametrize("script", ["bench_train.py", "bench_kernels.py"])
 def test_help(script: str) -> None:
     assert "usage:" in run_benchmark(script, "--help").stdout
+
+
+def test_bench_sweep(tmp_path: Path, mnist_dir: Path) -> None:
+    pytest.importorskip("distributed")
+    report = tmp_path / "sweep.json"
+    result = run_benchmark(
+        "bench_sweep.py", "--data-dir", str(mnist_dir), "--seeds", "1", "--train-limit", "200", "--repeats", "1",
+        "--pause", "0", "--roof-repeats", "1", "--json", str(report),
+    )
+    assert "| joblib" in result.stdout and "Dask overhead per run:" in result.stdout
+    data = json.loads(report.read_text())
+    assert {"environment", "settings", "roof", "sweeps", "startup_seconds", "dask_overhead_per_run_seconds",
+            "dask_round_trip_seconds", "notes"} <= set(data)
+    assert data["dask_round_trip_seconds"] > 0
+    assert list(data["sweeps"]) == ["serial", "serial, 1 thread", "joblib", "dask"]
+    for sweep in data["sweeps"].values():
+        assert {"layout", "seconds", "median_seconds", "runs_per_second", "vs_serial"} <= set(sweep)
