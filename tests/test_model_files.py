@@ -96,11 +96,11 @@ def test_pickled_models_train_on_exactly_as_the_original(config):
 
 def test_copies_keep_the_thread_setting_and_are_independent():
     X, y = data()
-    everywhere = mnistmlp.MLP([20, 4], seed=0, threads=None)
-    copied = copy.deepcopy(everywhere)
-    assert copied._requested_threads == 0 and copied.threads == everywhere.threads  # every core, wherever restored
+    default = mnistmlp.MLP([20, 4], seed=0, threads=None)
+    copied = copy.deepcopy(default)
+    assert copied._requested_threads == 0 and copied.threads == default.threads  # the default, wherever restored
     copied.fit(X, y, verbose=0)
-    assert everywhere.steps_ == 0 and copied.steps_ > 0
+    assert default.steps_ == 0 and copied.steps_ > 0
 
 
 def unpickled(model_file: bytes) -> mnistmlp.MLP:

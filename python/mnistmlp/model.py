@@ -334,7 +334,7 @@ class MLP:
     @threads.setter
     def threads(self, value: Optional[int]) -> None:
         threads = 0 if value is None else check_int("threads", value, 0)
-        self._requested_threads = threads  # what a pickle keeps: 0 stays all cores wherever it is restored
+        self._requested_threads = threads  # what a pickle keeps: 0 (None) stays the default wherever it is restored
         if threads > usable_cpus():
             warnings.warn(
                 f"threads={threads} is more than the {usable_cpus()} CPUs this process may use: the "
