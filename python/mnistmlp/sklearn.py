@@ -61,9 +61,10 @@ model file's bytes). How scikit-learn's settings map onto it:
 - ``random_state``: an integer is the model's seed (initial weights, shuffling), None or a
   ``RandomState`` draws one; it also splits off the validation rows.
 - ``verbose`` prints scikit-learn's lines (``Iteration 3, loss = 0.12345678``).
-- mnistmlp's own: ``threads`` (None: every core; results do not depend on it), ``device``
-  (``"cpu"`` or ``"cuda"``), ``dtype`` (``"float32"`` or ``"float64"``; None, the default,
-  follows ``X`` as scikit-learn does: float32 stays float32, anything else becomes float64).
+- mnistmlp's own: ``threads`` (as :class:`~mnistmlp.MLP` takes it; results do not depend on
+  it), ``device`` (``"cpu"``, ``"cuda"`` or ``"cuda:N"``), ``dtype`` (``"float32"`` or
+  ``"float64"``; None, the default, follows ``X`` as scikit-learn does: float32 stays float32,
+  anything else becomes float64).
 - Not supported: sparse ``X`` (TypeError: densify it with ``X.toarray()``), ``sample_weight``,
   ``solver="lbfgs"`` and its ``max_fun``, the regressor's ``loss="poisson"`` (it has no
   ``loss`` parameter: its loss is the squared error). NaN and Inf in ``X`` are refused by the
