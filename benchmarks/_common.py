@@ -552,6 +552,27 @@ def common_arguments(parser: argparse.ArgumentParser, repeats: int) -> None:
     )
 
 
+def data_arguments(parser: argparse.ArgumentParser, train_size: int, samples_note: str = "") -> None:
+    """The options of the benchmarks that train on MNIST: --samples, and --data-dir or
+    --synthetic. ``samples_note`` ends --samples' help."""
+    parser.add_argument("--samples", type=positive_int, metavar="N",
+                        help=f"train on the first N training images only (default all {train_size:,}){samples_note}")
+    data = parser.add_mutually_exclusive_group()
+    data.add_argument("--data-dir", metavar="DIR",
+                      help="folder of the MNIST files (default: $MNISTMLP_DATA, else mnistmlp's cache folder); "
+                           "never downloads")
+    data.add_argument("--synthetic", action="store_true",
+                      help="random MNIST-like data instead of MNIST (to check the script runs)")
+
+
+def check_samples(parser: argparse.ArgumentParser, args: argparse.Namespace, train_size: int) -> None:
+    """--samples' default (every training image), and no more than MNIST has."""
+    if args.samples is None:
+        args.samples = train_size
+    elif args.samples > train_size and not args.synthetic:
+        parser.error(f"--samples: MNIST has {train_size:,} training images, got {args.samples:,}")
+
+
 # ----------------------------------------------------------------------------------------
 # The PyTorch peer (torch is passed in: it is never a dependency of mnistmlp)
 # ----------------------------------------------------------------------------------------

@@ -201,20 +201,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--seeds", type=common.positive_int, default=3, metavar="N",
                         help="fits per estimator and thread count, with random_state 0..N-1 (default %(default)s)")
     common.common_arguments(parser, repeats=10)
-    parser.add_argument("--samples", type=common.positive_int, metavar="N",
-                        help=f"train on the first N training images only (default all {TRAIN_SIZE:,})")
-    data = parser.add_mutually_exclusive_group()
-    data.add_argument("--data-dir", metavar="DIR",
-                      help="folder of the MNIST files (default: $MNISTMLP_DATA, else mnistmlp's cache folder); "
-                           "never downloads")
-    data.add_argument("--synthetic", action="store_true",
-                      help="random MNIST-like data instead of MNIST (to check the script runs)")
+    common.data_arguments(parser, TRAIN_SIZE)
     args = parser.parse_args(argv)
     args.threads = args.threads or sorted({1, common.default_threads()})
-    if args.samples is None:
-        args.samples = TRAIN_SIZE
-    elif args.samples > TRAIN_SIZE and not args.synthetic:
-        parser.error(f"--samples: MNIST has {TRAIN_SIZE:,} training images, got {args.samples:,}")
+    common.check_samples(parser, args, TRAIN_SIZE)
     return args
 
 

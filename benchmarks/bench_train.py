@@ -484,15 +484,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     common.common_arguments(parser, repeats=3)
     parser.add_argument("--inference-repeats", type=common.positive_int, default=10, metavar="N",
                         help="interleaved repetitions of the (fast) inference timings (default %(default)s)")
-    parser.add_argument("--samples", type=common.positive_int, metavar="N",
-                        help=f"train on the first N training images only (default all {TRAIN_SIZE:,}); "
-                             "samples/s still compare")
-    data = parser.add_mutually_exclusive_group()
-    data.add_argument("--data-dir", metavar="DIR",
-                      help="folder of the MNIST files (default: $MNISTMLP_DATA, else mnistmlp's cache "
-                           "folder); never downloads")
-    data.add_argument("--synthetic", action="store_true",
-                      help="random MNIST-like data instead of MNIST (to check the script runs)")
+    common.data_arguments(parser, TRAIN_SIZE, "; samples/s still compare")
     args = parser.parse_args(argv)
 
     args.configs = args.configs or (list(CONFIGS) if args.full else ["A"])
@@ -508,10 +500,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         parser.error("--peers baseline needs --baseline DIR (see benchmarks/build_baseline.sh)")
     if args.baseline and "baseline" not in args.peers:
         parser.error("--baseline is given but --peers leaves baseline out")
-    if args.samples is None:
-        args.samples = TRAIN_SIZE
-    elif args.samples > TRAIN_SIZE and not args.synthetic:
-        parser.error(f"--samples: MNIST has {TRAIN_SIZE:,} training images, got {args.samples:,}")
+    common.check_samples(parser, args, TRAIN_SIZE)
     return args
 
 
