@@ -15,8 +15,14 @@
 
 #if defined(MNISTMLP_SIMD_DISPATCH)
 
+// Clang has no GCC target pragma; its attribute push gives every function that follows the
+// same target.
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,popcnt"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,popcnt")
+#endif
 
 namespace mnistmlp::kernels::avx2 {
 
@@ -109,6 +115,10 @@ MNISTMLP_ROUND_EACH_OPERATION index_t adam_update(float* w, float* m, float* v, 
 
 }  // namespace mnistmlp::kernels::avx2
 
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 
 #endif

@@ -15,8 +15,14 @@
 
 #if defined(MNISTMLP_SIMD_DISPATCH)
 
+// Clang has no GCC target pragma; its attribute push gives every function that follows the
+// same target.
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,popcnt"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,popcnt")
+#endif
 
 namespace mnistmlp::kernels::avx512 {
 
@@ -85,6 +91,10 @@ void gather_transposed(float* out, index_t stride, const float* src, index_t ste
 
 }  // namespace mnistmlp::kernels::avx512
 
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 
 #endif
