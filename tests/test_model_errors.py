@@ -293,6 +293,7 @@ def test_weights_too_large_to_square_are_refused(dtype, value, tmp_path):
     assert _state(model) == before  # refused whole: layer 0 was not changed either
 
 
+@pytest.mark.filterwarnings("ignore:X holds float values far outside:RuntimeWarning")  # 1e37 on purpose
 def test_outputs_that_overflow_raise_instead_of_returning_nan():
     model = mnistmlp.MLP([784, 4, 10], seed=0, threads=1)
     model.set_weights([(np.ones((784, 4)), np.zeros(4)), (np.tile([1.0, -1.0], (4, 5)), np.zeros(10))])
