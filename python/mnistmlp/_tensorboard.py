@@ -27,7 +27,7 @@ import struct
 import threading
 import time
 from types import TracebackType
-from typing import BinaryIO, List, Mapping, Optional, Tuple, Type, Union
+from typing import Any, BinaryIO, List, Mapping, Optional, Tuple, Type, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -244,6 +244,26 @@ def _next_file_number() -> int:
     return number
 
 
+def _tagged(values: Any, kind: str) -> List[Tuple[str, bytes, Any]]:
+    """``(tag, its UTF-8 bytes, value)`` for each entry of ``values``, a non-empty mapping of
+    non-empty str tags to a ``kind`` each; TypeError or ValueError name the first bad one."""
+    if not isinstance(values, Mapping):
+        raise TypeError(f"values must be a mapping of tag to {kind}, not {type(values).__name__}")
+    if not values:
+        raise ValueError("values is empty: there is nothing to write")
+    tagged = []
+    for tag, value in values.items():
+        if not isinstance(tag, str):
+            raise TypeError(f"tags must be str, not {type(tag).__name__} ({tag!r})")
+        if not tag:
+            raise ValueError("tags must not be empty")
+        try:
+            tagged.append((tag, tag.encode("utf-8"), value))
+        except UnicodeEncodeError as exc:
+            raise ValueError(f"tag {tag!r} is not encodable as UTF-8: {exc.reason}") from None
+    return tagged
+
+
 def _is_number(value: object) -> bool:
     # bool is an int, but a True logged as 1.0 is a caller's mistake, not a metric.
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
@@ -312,20 +332,8 @@ class EventFileWriter:
         step = int(step)
         if not 0 <= step <= _INT64_MAX:
             raise ValueError(f"step must be between 0 and 2**63 - 1, not {step}")
-        if not isinstance(values, Mapping):
-            raise TypeError(f"values must be a mapping of tag to number, not {type(values).__name__}")
-        if not values:
-            raise ValueError("values is empty: there is nothing to write")
         encoded: List[Tuple[bytes, float]] = []
-        for tag, value in values.items():
-            if not isinstance(tag, str):
-                raise TypeError(f"tags must be str, not {type(tag).__name__} ({tag!r})")
-            if not tag:
-                raise ValueError("tags must not be empty")
-            try:
-                tag_bytes = tag.encode("utf-8")
-            except UnicodeEncodeError as exc:
-                raise ValueError(f"tag {tag!r} is not encodable as UTF-8: {exc.reason}") from None
+        for tag, tag_bytes, value in _tagged(values, "number"):
             if not _is_number(value):
                 raise TypeError(f"the value of tag {tag!r} must be a real number, not {type(value).__name__}")
             try:
@@ -371,21 +379,10 @@ class EventFileWriter:
         if count and step_array.max() > _INT64_MAX:
             index = int(np.argmax(step_array))
             raise ValueError(f"steps must be between 0 and 2**63 - 1, not {step_array[index]} (steps[{index}])")
-        if not isinstance(values, Mapping):
-            raise TypeError(f"values must be a mapping of tag to array, not {type(values).__name__}")
-        if not values:
-            raise ValueError("values is empty: there is nothing to write")
         tags: List[bytes] = []
         series: List[np.ndarray] = []
-        for tag, data in values.items():
-            if not isinstance(tag, str):
-                raise TypeError(f"tags must be str, not {type(tag).__name__} ({tag!r})")
-            if not tag:
-                raise ValueError("tags must not be empty")
-            try:
-                tags.append(tag.encode("utf-8"))
-            except UnicodeEncodeError as exc:
-                raise ValueError(f"tag {tag!r} is not encodable as UTF-8: {exc.reason}") from None
+        for tag, tag_bytes, data in _tagged(values, "array"):
+            tags.append(tag_bytes)
             array = _series_array(f"the values of tag {tag!r}", data, "iuf", "real numbers")
             if array.shape != (count,):
                 raise ValueError(f"the values of tag {tag!r} must be a 1-D array of {count} (as many as "
