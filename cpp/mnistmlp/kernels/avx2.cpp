@@ -43,6 +43,8 @@ struct Vec {
   static void storeu(float* p, F x) { _mm256_storeu_ps(p, x); }
   static void store(float* p, Mask m, F x) { _mm256_maskstore_ps(p, m, x); }
   static F add(F a, F b) { return _mm256_add_ps(a, b); }
+  static F sub(F a, F b) { return _mm256_sub_ps(a, b); }
+  static F mul(F a, F b) { return _mm256_mul_ps(a, b); }
   static F div(F a, float b) { return _mm256_div_ps(a, _mm256_set1_ps(b)); }
   static F fmadd(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }
   static F bytes(const std::uint8_t* p) {  // kWidth bytes as floats

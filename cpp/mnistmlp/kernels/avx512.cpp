@@ -43,6 +43,8 @@ struct Vec {
   static void storeu(float* p, F x) { _mm512_storeu_ps(p, x); }
   static void store(float* p, Mask m, F x) { _mm512_mask_storeu_ps(p, m, x); }
   static F add(F a, F b) { return _mm512_add_ps(a, b); }
+  static F sub(F a, F b) { return _mm512_sub_ps(a, b); }
+  static F mul(F a, F b) { return _mm512_mul_ps(a, b); }
   static F div(F a, float b) { return _mm512_div_ps(a, _mm512_set1_ps(b)); }
   static F fmadd(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }
   // kWidth bytes as floats. (The zero-masked conversions are the plain ones; the plain ones

@@ -29,6 +29,7 @@ namespace mnistmlp::kernels {
 
 MNISTMLP_ROUND_EACH_OPERATION inline void sgd_update(float* w, const float* g, index_t begin,
                                                      index_t end, float lr, float clip) {
+  if (const SimdKernels* simd = simd_kernels()) return simd->sgd_update(w, g, begin, end, lr, clip);
 #pragma omp simd
   for (index_t i = begin; i < end; ++i) {
     const float step = (g[i] * clip) * lr;

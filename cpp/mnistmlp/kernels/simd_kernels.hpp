@@ -47,6 +47,8 @@ struct SimdKernels {
                                   index_t cols, index_t& done);
   std::int32_t (*compress_bytes)(std::int32_t* column, float* value, const std::uint8_t* src,
                                  index_t cols, index_t& done);
+  // kernels/optimizer.hpp's sgd_update for float, the same operations in the same order.
+  void (*sgd_update)(float* w, const float* g, index_t begin, index_t end, float lr, float clip);
 };
 
 #if defined(MNISTMLP_SIMD_DISPATCH)
@@ -56,6 +58,8 @@ inline constexpr index_t kGemmRows = 12, kGemmCols = 32;
 extern const SimdKernels kernels;
 void gemm_micro_kernel(index_t kc, const float* a, const float* b, float* c, index_t ldc,
                        bool accumulate);
+// dst[0, n) = src[0, n) for a short run (the packed GEMM's edges): vectors, the last masked.
+void copy_floats(float* dst, const float* src, index_t n);
 // out[k * stride + l] = src[l * step + k] for k < kc, l < lanes (<= 16).
 void gather_transposed(float* out, index_t stride, const float* src, index_t step, int lanes,
                        index_t kc);
@@ -66,6 +70,8 @@ inline constexpr index_t kGemmRows = 6, kGemmCols = 16;
 extern const SimdKernels kernels;
 void gemm_micro_kernel(index_t kc, const float* a, const float* b, float* c, index_t ldc,
                        bool accumulate);
+// dst[0, n) = src[0, n) for a short run (the packed GEMM's edges): vectors, the last masked.
+void copy_floats(float* dst, const float* src, index_t n);
 // kernels/optimizer.hpp's adam_update for float, eight at a time: returns the first index
 // of [begin, end) left for the caller's loop (fewer than eight).
 index_t adam_update(float* w, float* m, float* v, const float* g, index_t begin, index_t end,
