@@ -277,8 +277,7 @@ def build_line(build: dict) -> str:
     line = (f"- baseline: mnistmlp {build.get('version')}"
             + (f" (git {revision})" if revision else "") + f" from {build['path']}")
     if config:
-        line += (f": SIMD {config.get('simd')}{' (-march=native)' if config.get('native_build') else ''}, "
-                 f"{config.get('compiler')}, OpenMP {'yes' if config.get('openmp') else 'no'}")
+        line += f": {common.build_summary(config)}"
     return line
 
 
@@ -289,7 +288,7 @@ def build_differences(build: dict, current: dict) -> List[str]:
     return [
         f"the baseline's {key} is {config.get(key)!r}, the current build's {current.get(key)!r}: "
         "the comparison measures that too"
-        for key in ("simd", "native_build", "compiler", "build_type", "openmp")
+        for key in ("simd_level", "simd", "native_build", "compiler", "build_type", "openmp")
         if key in config and key in current and config[key] != current[key]
     ]
 

@@ -352,6 +352,16 @@ def environment(torch_version: Optional[str] = None) -> dict:
     }
 
 
+def build_summary(config: dict) -> str:
+    """A build of mnistmlp in a few words, from its ``get_config()``: the SIMD level its
+    kernels run at, what the code around them was compiled for, compiler, OpenMP. (A build
+    older than the run-time level shows what it was compiled for only.)"""
+    compiled = f"compiled for {config.get('simd')}" + (" (-march=native)" if config.get("native_build") else "")
+    kernels = f"kernels {config['simd_level']}, " if config.get("simd_level") else ""
+    return (f"{kernels}{compiled}, {config.get('compiler')}, "
+            f"OpenMP {'yes' if config.get('openmp') else 'no'}")
+
+
 def header_lines(title: str, env: dict, roofs: Roofs, timings: Sequence[Timings],
                  notes: Sequence[str] = ()) -> List[str]:
     """The Markdown header of a report: title, date, CPU, builds, versions, roof, how busy
@@ -366,9 +376,7 @@ def header_lines(title: str, env: dict, roofs: Roofs, timings: Sequence[Timings]
         "",
         f"- date: {env['date']}",
         f"- CPU: {env['cpu']}, {env['cores']} cores",
-        f"- mnistmlp {config['version']} (git {env['source_revision']}): SIMD {config['simd']}"
-        f"{' (-march=native)' if config['native_build'] else ''}, {config['compiler']}, "
-        f"OpenMP {'yes' if config['openmp'] else 'no'}",
+        f"- mnistmlp {config['version']} (git {env['source_revision']}): {build_summary(config)}",
         f"- {versions}; Python {env['python']}",
     ]
     lines.append(

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+import mnistmlp
+
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 
@@ -104,6 +106,10 @@ def test_bench_train_baseline(tmp_path: Path) -> None:
     )
     assert "baseline samples/s" in result.stdout and "vs baseline" in result.stdout
     assert "- baseline: mnistmlp" in result.stdout and "(git abc1234)" in result.stdout
+    # Both builds' lines name the level their kernels run at, not only what they were compiled for.
+    config = mnistmlp.get_config()
+    build = f"kernels {config['simd_level']}, compiled for {config['simd']}"
+    assert result.stdout.count(build) == 2, result.stdout
     data = json.loads(report.read_text())
     build = data["environment"]["baseline"]
     assert Path(build["mnistmlp_file"]).resolve().is_relative_to(baseline.resolve())

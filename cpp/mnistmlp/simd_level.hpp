@@ -1,7 +1,7 @@
-// Which instruction set the CPU kernels use. The hot kernels (the packed GEMM's micro-kernel,
-// the sparse first layer's rows, Adam's update, the pixel compression) exist for AVX-512,
-// for AVX2 + FMA and as portable loops; the best level this CPU runs is chosen at start-up,
-// so a portable build (MNISTMLP_NATIVE=OFF) is fast too. MNISTMLP_SIMD (generic, avx2 or
+// Which instruction set the CPU kernels use. The hot kernels (the packed GEMM's micro-kernel
+// and edge copies, the sparse first layer's rows, the SGD and Adam updates, the pixel
+// compression) exist for AVX-512, for AVX2 + FMA and as portable loops; the best level this
+// CPU runs is chosen at start-up, so a portable build (MNISTMLP_NATIVE=OFF) is fast too. MNISTMLP_SIMD (generic, avx2 or
 // avx512) in the environment, or set_simd_level(), asks for a lower level. Within a level,
 // results are the same for any thread count; levels differ in rounding (fused multiply-adds).
 #pragma once
