@@ -4,7 +4,6 @@
 #pragma once
 
 #include <cstddef>
-#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -37,8 +36,9 @@ class AlignedArray {
     if (size <= 0) return;
     const std::size_t bytes = (static_cast<std::size_t>(size) * sizeof(T) + kAlignment - 1) /
                               kAlignment * kAlignment;
-    void* raw = std::aligned_alloc(kAlignment, bytes);
-    if (!raw) throw std::bad_alloc();
+    // C++17's aligned operator new, not std::aligned_alloc: Windows' C runtimes have no
+    // aligned_alloc. Throws std::bad_alloc.
+    void* raw = ::operator new(bytes, std::align_val_t{kAlignment});
     if (zeroed) std::memset(raw, 0, bytes);
     data_.reset(static_cast<T*>(raw));
     size_ = size;
@@ -51,10 +51,10 @@ class AlignedArray {
   const T& operator[](index_t i) const { return data_.get()[i]; }
 
  private:
-  struct FreeDeleter {
-    void operator()(T* p) const { std::free(p); }
+  struct AlignedDeleter {
+    void operator()(T* p) const { ::operator delete(p, std::align_val_t{kAlignment}); }
   };
-  std::unique_ptr<T, FreeDeleter> data_;
+  std::unique_ptr<T, AlignedDeleter> data_;
   index_t size_ = 0;
 };
 

@@ -1,9 +1,26 @@
 #include <cstring>
 
+#if defined(_MSC_VER) && !defined(__clang__)
+#include <xmmintrin.h>
+#endif
+
 #include "mnistmlp/backend/cpu/cpu_ops.hpp"
 #include "mnistmlp/rng.hpp"
 
 namespace mnistmlp::cpu {
+
+namespace {
+
+// A read of the cache line at p is coming (the outer caches: it is not the next one read).
+inline void prefetch_for_reading(const char* p) {
+#if defined(_MSC_VER) && !defined(__clang__)
+  _mm_prefetch(p, _MM_HINT_T2);  // MSVC has no __builtin_prefetch
+#else
+  __builtin_prefetch(p, 0, 1);
+#endif
+}
+
+}  // namespace
 
 template <typename T>
 void gather_inputs(T* out, const InputView& x, const index_t* order, index_t first,
@@ -40,7 +57,7 @@ void prefetch_rows(const InputView& x, const index_t* order, index_t first, inde
 #pragma omp for schedule(static) nowait
   for (index_t r = 0; r < count; ++r) {
     const char* row = base + (order ? order[first + r] : first + r) * row_bytes;
-    for (index_t at = 0; at < row_bytes; at += 64) __builtin_prefetch(row + at, 0, 1);
+    for (index_t at = 0; at < row_bytes; at += 64) prefetch_for_reading(row + at);
   }
 }
 
