@@ -6,9 +6,29 @@
 #include <cmath>
 #include <cstdint>
 
+#if defined(_MSC_VER) && !defined(__clang__)
+#include <intrin.h>
+#endif
+
 #include "mnistmlp/common.hpp"
 
 namespace mnistmlp {
+
+// The 128-bit product a * b: its high 64 bits, and its low ones in `low`. Exact on every
+// compiler, so a seed shuffles alike everywhere: MSVC has no unsigned __int128.
+inline std::uint64_t multiply_wide(std::uint64_t a, std::uint64_t b, std::uint64_t& low) {
+#if defined(__SIZEOF_INT128__)
+  const unsigned __int128 product = static_cast<unsigned __int128>(a) * b;
+  low = static_cast<std::uint64_t>(product);
+  return static_cast<std::uint64_t>(product >> 64);
+#elif defined(_MSC_VER) && defined(_M_X64)
+  std::uint64_t high;
+  low = _umul128(a, b, &high);
+  return high;
+#else
+#error "mnistmlp needs a 64 x 64 -> 128-bit multiplication (unsigned __int128 or _umul128)"
+#endif
+}
 
 // Streams keep unrelated uses of one seed apart.
 enum class RngStream : std::uint64_t { init = 1, shuffle = 2, dropout = 3 };
@@ -55,9 +75,9 @@ class CounterRng {
   // Uniform integer in [0, bound), unbiased (Lemire's rejection on 64-bit products).
   std::uint64_t below(std::uint64_t bound) {
     for (;;) {
-      const unsigned __int128 product = static_cast<unsigned __int128>(next_bits()) * bound;
-      const std::uint64_t low = static_cast<std::uint64_t>(product);
-      if (low >= (0 - bound) % bound) return static_cast<std::uint64_t>(product >> 64);
+      std::uint64_t low;
+      const std::uint64_t high = multiply_wide(next_bits(), bound, low);
+      if (low >= (0 - bound) % bound) return high;
     }
   }
 

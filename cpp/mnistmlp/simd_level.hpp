@@ -12,8 +12,9 @@ namespace mnistmlp {
 
 enum class Simd { generic, avx2, avx512 };
 
-// Kernels built for other levels than generic: x86-64 with GCC or Clang.
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+// Kernels built for other levels than generic: x86-64 with GCC or Clang (their target
+// pragmas and CPU checks; not clang-cl, whose run-time library for those checks MSVC lacks).
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(_MSC_VER)
 #define MNISTMLP_SIMD_DISPATCH 1
 #endif
 
