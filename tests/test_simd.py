@@ -2,6 +2,7 @@
 correct (close to the others, identical for any thread count, sparse path = dense path)."""
 
 import os
+import platform
 import subprocess
 import sys
 
@@ -36,6 +37,18 @@ def test_the_best_supported_level_is_in_use_and_shown(capsys):
         assert mnistmlp.get_simd() == SUPPORTED
     mnistmlp.show_config()
     assert f"SIMD kernels           : {mnistmlp.get_simd()}" in capsys.readouterr().out
+
+
+def test_the_generic_level_fuses_its_sums_where_the_hardware_does(capsys):
+    """Every AArch64 CPU, and x86-64 built for FMA (-march=native here), fuse multiply-adds in
+    hardware: the generic level's sums do too, as the AVX kernels'. The portable x86-64 build
+    targets SSE2, where they cannot."""
+    config = mnistmlp.get_config()
+    fused_hardware = platform.machine().lower() in ("aarch64", "arm64") or config["simd"] in ("AVX2+FMA", "AVX-512")
+    assert config["generic_fused"] is fused_hardware
+    mnistmlp.show_config()
+    expected = "fused multiply-adds" if fused_hardware else "products and sums rounded apart"
+    assert f"generic level's sums   : {expected}" in capsys.readouterr().out
 
 
 def test_bad_and_unsupported_levels(level):

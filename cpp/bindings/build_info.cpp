@@ -20,6 +20,7 @@ void register_build_info(py::module_& m) {
         d["build_type"] = current.build_type;
         d["simd"] = current.simd;
         d["native_build"] = current.native_build;
+        d["generic_fused"] = current.generic_fused;
         d["openmp"] = current.openmp;
         d["openmp_version"] = current.openmp_version;
         d["max_threads"] = current.max_threads;

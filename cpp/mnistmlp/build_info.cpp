@@ -1,5 +1,6 @@
 #include "mnistmlp/build_info.hpp"
 
+#include "mnistmlp/kernels/simd_kernels.hpp"
 #include "mnistmlp/thread_placement.hpp"
 
 namespace mnistmlp {
@@ -35,6 +36,7 @@ BuildInfo build_info() {
   info.build_type = MNISTMLP_BUILD_TYPE;
   info.simd = compiled_simd_level();
   info.native_build = MNISTMLP_NATIVE_BUILD != 0;
+  info.generic_fused = kernels::kFusedMultiplyAdd;
 #if defined(_OPENMP)
   info.openmp = true;
   info.openmp_version = _OPENMP;

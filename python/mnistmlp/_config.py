@@ -132,6 +132,8 @@ def show_config(file=None) -> None:
         ("SIMD compiled for", c["simd"] + (" (-march=native)" if c["native_build"] else " (portable)")),
         ("SIMD kernels", f"{c['simd_level']} (chosen at run time; this CPU runs up to "
                          f"{c['simd_supported']}; set_simd or MNISTMLP_SIMD to change)"),
+        ("generic level's sums", "fused multiply-adds" if c["generic_fused"]
+         else "products and sums rounded apart (no hardware FMA in this build's target)"),
         ("OpenMP", openmp),
         ("default threads", str(c["max_threads"])),
         ("subnormals in training", "flushed to zero (set_flush_denormal)" if c["flush_denormal"]

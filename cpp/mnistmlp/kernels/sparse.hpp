@@ -54,7 +54,7 @@ void sparse_forward_block(T* out, const SparseRows<T>& x, const T* weight, const
       const T v = value[t];
       const T* w = weight + index_t(column[t]) * OUT + j0;
 #pragma omp simd
-      for (index_t j = 0; j < width; ++j) acc[j] += v * w[j];
+      for (index_t j = 0; j < width; ++j) acc[j] = multiply_add(v, w[j], acc[j]);
     }
     T* o = out + i * OUT + j0;
     for (index_t j = 0; j < width; ++j) o[j] = bias ? acc[j] + bias[j0 + j] : acc[j];
@@ -81,7 +81,7 @@ void sparse_weight_gradient_rows(T* out, index_t out_stride, const SparseColumn<
       const T s = columns[c].values[t];
       const T* g = dout + index_t(columns[c].rows[t]) * OUT + j0;
 #pragma omp simd
-      for (index_t j = 0; j < width; ++j) acc[j] += s * g[j];
+      for (index_t j = 0; j < width; ++j) acc[j] = multiply_add(s, g[j], acc[j]);
     }
     std::copy(acc, acc + width, out + c * out_stride);
   }

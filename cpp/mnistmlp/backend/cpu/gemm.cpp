@@ -28,7 +28,7 @@ void generic_micro_kernel(index_t kc, const float* a, const float* b, float* c, 
     for (index_t r = 0; r < MR; ++r) {
       const float ar = a[r];
 #pragma omp simd
-      for (index_t j = 0; j < NR; ++j) acc[r][j] += ar * b[j];
+      for (index_t j = 0; j < NR; ++j) acc[r][j] = kernels::multiply_add(ar, b[j], acc[r][j]);
     }
     a += MR;
     b += NR;
