@@ -359,9 +359,9 @@ def test_float32_training_follows_tensorflows_arithmetic(lockstep_batches, engin
     kernels) from the same weights over the same batches end within 1e-4 (relative L2) of each
     other: only the rounding of the gradients' sums differs (measured: Adam 1.3e-6 clipped and
     8e-7 fused, SGD 6e-8, on x86-64 and AArch64 alike). Adam with its step size in double,
-    6.6e-6 too large at every step, ended 8e-2 to 1.1e-1 apart. So does the generic level of the portable x86-64 build (9e-2,
-    clipped), whose sums round products and sums apart where TensorFlow's kernels fuse them:
-    Adam's steps on near-zero gradients follow their rounding."""
+    6.6e-6 too large at every step, ended 8e-2 to 1.1e-1 apart. So does the generic level of
+    the portable x86-64 build (9e-2, clipped), whose sums round products and sums apart where
+    TensorFlow's kernels fuse them: Adam's steps on near-zero gradients follow their rounding."""
     if mnistmlp.get_simd() == "generic" and not mnistmlp.get_config()["generic_fused"]:
         pytest.skip("this build's generic level rounds products and sums apart (its target has no "
                     "hardware fused multiply-add), where TensorFlow's kernels fuse them")
@@ -371,12 +371,13 @@ def test_float32_training_follows_tensorflows_arithmetic(lockstep_batches, engin
     params = [(W.copy(), b.copy()) for W, b in model.get_weights()]
     model.fit(X, y, epochs=1, batch_size=10, shuffle=False, verbose=0)
     optimizer = reference_optimizer()
+    # The gradients in float64, rounded to float32: the sums that fused multiply-adds come
+    # closest to, whatever BLAS NumPy runs on (AArch64's OpenBLAS rounds products and sums
+    # apart: with its float32 gradients the reference itself ended 9e-2 away).
+    X64 = X.astype(np.float64)
     for first in range(0, len(X), 10):
-        # The gradients in float64, rounded to float32: the sums that fused multiply-adds come
-        # closest to, whatever BLAS NumPy runs on (AArch64's OpenBLAS rounds products and sums
-        # apart: with its float32 gradients the reference itself ended 9e-2 away).
         params64 = [(W.astype(np.float64), b.astype(np.float64)) for W, b in params]
-        _, grads64 = ref.loss_and_gradients(params64, X[first:first + 10].astype(np.float64), y[first:first + 10])
+        _, grads64 = ref.loss_and_gradients(params64, X64[first:first + 10], y[first:first + 10])
         grads = [(dW.astype(np.float32), db.astype(np.float32)) for dW, db in grads64]
         if clip_norm is not None:
             grads, _ = ref.clip_by_global_norm(grads, clip_norm)
